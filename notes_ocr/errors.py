@@ -1,0 +1,17 @@
+"""The project's own error types: everything a user can cause comes out as one of these."""
+
+
+class NotesOcrError(Exception):
+    """Base class: a clear, one-line reason meant for the user."""
+
+
+class InputError(NotesOcrError):
+    """An input file or array cannot be read as a page."""
+
+
+class ModelError(NotesOcrError):
+    """A model file is missing, damaged or not a notes-ocr model."""
+
+
+class DataError(NotesOcrError):
+    """A data set (MNIST) cannot be found or read."""
