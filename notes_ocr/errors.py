@@ -15,3 +15,11 @@ class ModelError(NotesOcrError):
 
 class DataError(NotesOcrError):
     """A data set (MNIST) cannot be found or read."""
+
+
+class UnreadableFile(InputError):
+    """The file cannot be opened or read: missing, a folder, no permission."""
+
+
+class UndecodableImage(InputError):
+    """The file's bytes are not an image we can decode: wrong format, truncated, corrupt."""

@@ -54,7 +54,8 @@ def fit_to_mnist(ink: np.ndarray, box: int = MNIST_BOX, size: int = MNIST_SIZE) 
     peak = float(resized.max())
     if peak <= 0:
         return np.zeros((size, size), np.uint8)
-    resized *= 255.0 / peak
+    # Quantise before measuring the centre of mass, so the shift is exact for the output.
+    resized = np.rint(resized * (255.0 / peak))
 
     # Centre of mass to the field's centre by a whole-pixel shift, as MNIST did: a sub-pixel
     # shift would blur the strokes. The error is then at most half a pixel on each axis.
@@ -69,7 +70,7 @@ def fit_to_mnist(ink: np.ndarray, box: int = MNIST_BOX, size: int = MNIST_SIZE) 
     y1, x1 = min(top + new_h, size), min(left + new_w, size)
     if y1 > y0 and x1 > x0:
         out[y0:y1, x0:x1] = resized[y0 - top : y1 - top, x0 - left : x1 - left]
-    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+    return out.astype(np.uint8)
 
 
 def stroke_width(mask: np.ndarray) -> float:
@@ -100,7 +101,7 @@ def match_stroke_width(mask: np.ndarray, ratio: float = MNIST_STROKE_RATIO) -> n
     current = stroke_width(mask)
     target = ratio * longer
     # Dilation by a disk of radius r widens a stroke by about 2r; stay within a pixel.
-    radius = int(round((target - current) / 2))
+    radius = round((target - current) / 2)
     if radius == 0:
         return mask
     pad = abs(radius) + 1

@@ -1,0 +1,67 @@
+"""Scores for recognised page text against the truth."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+def levenshtein(a: str, b: str) -> int:
+    """Edit distance: insertions, deletions and substitutions, each costing one."""
+    if len(a) < len(b):
+        a, b = b, a
+    previous = list(range(len(b) + 1))
+    for i, char_a in enumerate(a, start=1):
+        current = [i]
+        for j, char_b in enumerate(b, start=1):
+            current.append(
+                min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (char_a != char_b))
+            )
+        previous = current
+    return previous[-1]
+
+
+@dataclass
+class Score:
+    """Error counts summed over pages; the rates are over the truth's length."""
+
+    char_errors: int = 0
+    chars: int = 0
+    digit_errors: int = 0
+    digits: int = 0
+    lines_exact: int = 0
+    lines: int = 0
+    pages_exact: int = 0
+    pages: int = 0
+
+    def add(self, predicted: list[str], truth: list[str]) -> None:
+        text, true_text = "\n".join(predicted), "\n".join(truth)
+        self.char_errors += levenshtein(text, true_text)
+        self.chars += len(true_text)
+        only_digits = "".join(c for c in text if c.isdigit() or c == "?")
+        true_digits = "".join(c for c in true_text if c.isdigit())
+        self.digit_errors += levenshtein(only_digits, true_digits)
+        self.digits += len(true_digits)
+        predicted_set = list(predicted)
+        for line in truth:
+            if line in predicted_set:
+                predicted_set.remove(line)
+                self.lines_exact += 1
+        self.lines += len(truth)
+        self.pages_exact += text == true_text
+        self.pages += 1
+
+    @property
+    def cer(self) -> float:
+        return self.char_errors / max(self.chars, 1)
+
+    @property
+    def digit_error_rate(self) -> float:
+        return self.digit_errors / max(self.digits, 1)
+
+    @property
+    def exact_line_rate(self) -> float:
+        return self.lines_exact / max(self.lines, 1)
+
+    @property
+    def exact_page_rate(self) -> float:
+        return self.pages_exact / max(self.pages, 1)

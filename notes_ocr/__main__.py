@@ -1,0 +1,5 @@
+import sys
+
+from notes_ocr.cli import main
+
+sys.exit(main())

@@ -1,0 +1,106 @@
+"""scan(): a page image, top to bottom: segment, normalise, classify, lay out."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from notes_ocr.errors import InputError
+from notes_ocr.layout import group_lines
+from notes_ocr.normalize import normalize_blob
+from notes_ocr.recognizer import Recognizer
+from notes_ocr.results import Box, Digit, Line, Page, PageError, make_line
+from notes_ocr.segment import Segmentation, segment_page
+from notes_ocr.sources import PageImage, UnreadableSource, iter_pages, to_grey
+
+
+class Scanner:
+    """Reads the digit lines of pages with one loaded recogniser."""
+
+    def __init__(self, recognizer: Recognizer | None = None) -> None:
+        self.recognizer = recognizer if recognizer is not None else Recognizer.load()
+
+    def read_lines(self, grey: np.ndarray) -> list[Line]:
+        """The digit lines of one grey page, top to bottom."""
+        segmentation = segment_page(grey, judge=self.confidence)
+        blobs = segmentation.blobs
+        if not blobs:
+            return []
+        images = np.stack([normalize_blob(blob.mask) for blob in blobs])
+        labels, confidences = self.recognizer.classify(images)
+        page_boxes = to_page_boxes(segmentation, grey.shape)
+        digits = [
+            Digit(str(int(label)), float(confidence), box)
+            for label, confidence, box in zip(labels, confidences, page_boxes, strict=True)
+        ]
+        layout = group_lines(np.array([blob.box for blob in blobs]))
+        return [make_line([[digits[i] for i in group] for group in line]) for line in layout]
+
+    def confidence(self, masks: list[np.ndarray]) -> np.ndarray:
+        """The classifier's confidence in each blob mask as a digit."""
+        if not masks:
+            return np.zeros(0, np.float32)
+        return self.recognizer.classify(np.stack([normalize_blob(m) for m in masks]))[1]
+
+    def read_page(self, page: PageImage) -> Page:
+        """One page's record; an unexpected failure becomes the record's error, not a crash."""
+        height, width = page.image.shape
+        try:
+            lines = self.read_lines(page.image)
+        except Exception as exc:  # one bad page must never stop a batch
+            error = PageError("InternalError", f"{page.source}: {type(exc).__name__}: {exc}")
+            return Page(page.source, page.page, width, height, error=error)
+        return Page(page.source, page.page, width, height, lines)
+
+    def scan_paths(self, paths: Iterable[str | os.PathLike]) -> Iterator[Page]:
+        """Records for every page of every file, in order, as each page is done."""
+        for item in iter_pages(paths):
+            if isinstance(item, UnreadableSource):
+                error = PageError(type(item.error).__name__, str(item.error))
+                yield Page(item.source, 1, 0, 0, error=error)
+            else:
+                yield self.read_page(item)
+
+    def scan_array(self, image: np.ndarray, source: str = "<array>") -> Page:
+        """The record of one page given as an image array (grey, BGR or BGRA)."""
+        grey = to_grey(image)
+        return self.read_page(PageImage(source, 1, grey))
+
+
+def to_page_boxes(segmentation: Segmentation, shape: tuple[int, int]) -> list[Box]:
+    """Blob boxes on the working page -> boxes on the original page (clipped to it)."""
+    inverse = cv2.invertAffineTransform(segmentation.to_work)
+    height, width = shape
+    out: list[Box] = []
+    for blob in segmentation.blobs:
+        x, y, w, h = blob.box
+        corners = np.array([[x, y, 1], [x + w, y, 1], [x, y + h, 1], [x + w, y + h, 1]], float)
+        mapped = corners @ inverse.T
+        x0, y0 = np.floor(mapped.min(axis=0)).astype(int)
+        x1, y1 = np.ceil(mapped.max(axis=0)).astype(int)
+        x0, x1 = max(0, x0), min(width, x1)
+        y0, y1 = max(0, y0), min(height, y1)
+        out.append((int(x0), int(y0), int(x1 - x0), int(y1 - y0)))
+    return out
+
+
+def scan(
+    source: str | os.PathLike | np.ndarray,
+    recognizer: Recognizer | None = None,
+) -> list[Page]:
+    """Read the digit lines of an image file, a folder of them, or an image array.
+
+    A folder is walked recursively in sorted order. A file that cannot be read gives a
+    ``Page`` whose ``error`` says why, so one bad file never stops a folder; a path that
+    does not exist at all raises InputError.
+    """
+    scanner = Scanner(recognizer)
+    if isinstance(source, np.ndarray):
+        return [scanner.scan_array(source)]
+    if not Path(source).exists():
+        raise InputError(f"{source}: no such file or folder")
+    return list(scanner.scan_paths([source]))

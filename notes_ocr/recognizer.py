@@ -1,0 +1,200 @@
+"""The digit recogniser: MNIST-style 28x28 images -> digit labels and confidences.
+
+Scanning uses the NumPy engine, a forward pass over the weights `training.export_weights`
+wrote, so that it never imports TensorFlow (which takes seconds). The Keras engine runs the
+saved .keras model itself; it exists to check the two agree and for `notes-ocr eval`.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from notes_ocr.errors import ModelError
+
+MODEL_DIR = Path(__file__).resolve().parent / "models"
+KERAS_NAME = "mlp.keras"
+NPZ_NAME = "mlp.npz"
+MODEL_FORMAT = "notes-ocr-mlp/1"  # written into every exported .npz, checked on load
+ACTIVATIONS = ("relu", "softmax", "linear")
+ENGINES = ("numpy", "keras")
+IMAGE_SHAPE = (28, 28)
+N_PIXELS = IMAGE_SHAPE[0] * IMAGE_SHAPE[1]
+N_CLASSES = 10
+BATCH = 4096  # rows per forward pass: bounds the hidden activations' memory
+
+
+def to_input(images: np.ndarray) -> np.ndarray:
+    """uint8 (N, 28, 28) images -> the model's (N, 784) float32 input in [0, 1].
+
+    The one place pixels are scaled: training and both engines go through it, so they
+    cannot drift apart.
+    """
+    images = np.asarray(images)
+    if images.ndim != 3 or images.shape[1:] != IMAGE_SHAPE:
+        raise ValueError(f"expected images of shape (N, 28, 28), got shape {images.shape}")
+    if images.dtype != np.uint8:
+        raise ValueError(f"expected uint8 images (0-255, white ink on black), got {images.dtype}")
+    return images.reshape(len(images), N_PIXELS).astype(np.float32) / np.float32(255)
+
+
+def _relu(x: np.ndarray) -> np.ndarray:
+    return np.maximum(x, 0, out=x)
+
+
+def _softmax(x: np.ndarray) -> np.ndarray:
+    # Subtracting the row maximum keeps exp() from overflowing; the result is unchanged.
+    x = x - x.max(axis=1, keepdims=True)
+    np.exp(x, out=x)
+    x /= x.sum(axis=1, keepdims=True)
+    return x
+
+
+_NUMPY_ACTIVATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "relu": _relu,
+    "softmax": _softmax,
+    "linear": lambda x: x,
+}
+
+
+class Recognizer:
+    """A loaded model. Build it with `Recognizer.load`."""
+
+    def __init__(self, forward: Callable[[np.ndarray], np.ndarray], path: Path, engine: str):
+        self._forward = forward  # (n, 784) float32 -> (n, 10) probabilities
+        self.path = path
+        self.engine = engine
+
+    def __repr__(self) -> str:
+        return f"Recognizer(path={str(self.path)!r}, engine={self.engine!r})"
+
+    @classmethod
+    def load(cls, path: str | Path | None = None, engine: str = "numpy") -> Recognizer:
+        """Load a model for ``engine`` ("numpy" or "keras").
+
+        ``path`` is a directory holding mlp.npz / mlp.keras, or one of those files (the
+        engine's own file is looked for beside it, under the same name); None is the model
+        shipped in notes_ocr/models. Raises ModelError, one line naming the file, when it is
+        missing, damaged or not a notes-ocr model.
+        """
+        if engine not in ENGINES:
+            raise ValueError(f"unknown engine {engine!r}; expected one of {', '.join(ENGINES)}")
+        file = _model_file(MODEL_DIR if path is None else Path(path), engine)
+        if engine == "numpy":
+            return cls(_load_npz(file), file, engine)
+        return cls(_load_keras(file), file, engine)
+
+    def predict_proba(self, images: np.ndarray) -> np.ndarray:
+        """(N, 10) float32 class probabilities for uint8 (N, 28, 28) images."""
+        inputs = to_input(images)
+        probabilities = np.empty((len(inputs), N_CLASSES), np.float32)
+        for start in range(0, len(inputs), BATCH):
+            batch = inputs[start : start + BATCH]
+            probabilities[start : start + len(batch)] = self._forward(batch)
+        return probabilities
+
+    def classify(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The most likely digit of each image and its probability.
+
+        Returns (labels, confidences): int64 (N,) and float32 (N,).
+        """
+        probabilities = self.predict_proba(images)
+        labels = probabilities.argmax(axis=1)
+        confidences = probabilities[np.arange(len(labels)), labels]
+        return labels.astype(np.int64), confidences.astype(np.float32)
+
+
+def _model_file(path: Path, engine: str) -> Path:
+    """The file ``engine`` reads for a model named by a directory or either of its files."""
+    suffix = ".npz" if engine == "numpy" else ".keras"
+    if path.is_dir():
+        file = path / (NPZ_NAME if engine == "numpy" else KERAS_NAME)
+    elif path.suffix in (".npz", ".keras"):
+        file = path.with_suffix(suffix)
+    elif not path.exists():
+        raise ModelError(f"{path}: no such model file or directory")
+    else:
+        raise ModelError(f"{path}: not a model file (expected a directory, .npz or .keras)")
+    if not file.is_file():
+        if file != path and path.exists():
+            raise ModelError(
+                f"{file}: no such model file (the {engine} engine reads the {suffix} "
+                f"beside {path.name})"
+            )
+        raise ModelError(f"{file}: no such model file")
+    return file
+
+
+def _load_npz(file: Path) -> Callable[[np.ndarray], np.ndarray]:
+    """Read exported weights and check they chain 784 -> ... -> 10 probabilities."""
+    try:
+        with np.load(file, allow_pickle=False) as npz:
+            names = set(npz.files)
+            if "format" not in names or str(npz["format"]) != MODEL_FORMAT:
+                raise ModelError(f"{file}: not a notes-ocr model (no '{MODEL_FORMAT}' format)")
+            activations = [str(a) for a in npz["activations"]]
+            layers = [
+                (
+                    npz[f"kernel_{i}"].astype(np.float32),
+                    npz[f"bias_{i}"].astype(np.float32),
+                    activation,
+                )
+                for i, activation in enumerate(activations)
+            ]
+    except ModelError:
+        raise
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ModelError(f"{file}: damaged model file ({reason})") from None
+
+    width = N_PIXELS
+    for index, (kernel, bias, activation) in enumerate(layers):
+        if kernel.ndim != 2 or kernel.shape[0] != width or bias.shape != kernel.shape[1:]:
+            raise ModelError(
+                f"{file}: layer {index} has kernel {kernel.shape} and bias {bias.shape}, "
+                f"expected ({width}, units) and (units,)"
+            )
+        if activation not in _NUMPY_ACTIVATIONS:
+            raise ModelError(f"{file}: layer {index} has unknown activation {activation!r}")
+        width = kernel.shape[1]
+    if not layers or width != N_CLASSES or layers[-1][2] != "softmax":
+        raise ModelError(f"{file}: the model does not end in {N_CLASSES} softmax outputs")
+
+    def forward(x: np.ndarray) -> np.ndarray:
+        for kernel, bias, activation in layers:
+            x = _NUMPY_ACTIVATIONS[activation](x @ kernel + bias)
+        return x
+
+    return forward
+
+
+def _load_keras(file: Path) -> Callable[[np.ndarray], np.ndarray]:
+    """Load a .keras model (importing Keras only now) and check its input and output."""
+    try:
+        import keras
+    except ImportError:
+        raise ModelError(
+            f"{file}: the keras engine needs Keras (pip install 'notes-ocr[train]')"
+        ) from None
+    try:
+        model = keras.saving.load_model(file, compile=False)
+    except Exception as exc:  # Keras raises many types for damaged or foreign files
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelError(f"{file}: cannot load Keras model ({reason})") from None
+    try:
+        input_shape, output_shape = tuple(model.input_shape), tuple(model.output_shape)
+    except (AttributeError, ValueError, TypeError):
+        input_shape = output_shape = ()
+    if input_shape != (None, N_PIXELS) or output_shape != (None, N_CLASSES):
+        raise ModelError(
+            f"{file}: not a notes-ocr model (input {input_shape}, output {output_shape}; "
+            f"expected (None, {N_PIXELS}) and (None, {N_CLASSES}))"
+        )
+
+    def forward(x: np.ndarray) -> np.ndarray:
+        return np.asarray(model.predict_on_batch(x), dtype=np.float32)
+
+    return forward

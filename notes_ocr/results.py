@@ -1,0 +1,142 @@
+"""Page, Line and Digit records, and the text, JSON Lines, JSON and CSV writers."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import IO
+
+Box = tuple[int, int, int, int]  # x, y, w, h in the original page's pixels
+
+
+@dataclass(frozen=True)
+class Digit:
+    char: str
+    confidence: float
+    box: Box
+
+    def to_dict(self) -> dict:
+        return {"char": self.char, "confidence": round(self.confidence, 4), "box": list(self.box)}
+
+
+@dataclass(frozen=True)
+class Line:
+    """One line of writing: its digits left to right, ``text`` with a space between groups."""
+
+    text: str
+    box: Box
+    confidence: float  # mean of the digits'
+    digits: list[Digit]
+
+    def to_dict(self) -> dict:
+        return {
+            "text": self.text,
+            "box": list(self.box),
+            "confidence": round(self.confidence, 4),
+            "digits": [digit.to_dict() for digit in self.digits],
+        }
+
+
+@dataclass(frozen=True)
+class PageError:
+    type: str
+    message: str
+
+    def to_dict(self) -> dict:
+        return {"type": self.type, "message": self.message}
+
+
+@dataclass(frozen=True)
+class Page:
+    """The result for one page; ``error`` is set, and ``lines`` empty, when it failed."""
+
+    source: str
+    page: int
+    width: int
+    height: int
+    lines: list[Line] = field(default_factory=list)
+    error: PageError | None = None
+
+    @property
+    def text(self) -> str:
+        return "\n".join(line.text for line in self.lines)
+
+    def to_dict(self) -> dict:
+        return {
+            "source": self.source,
+            "page": self.page,
+            "width": self.width,
+            "height": self.height,
+            "lines": [line.to_dict() for line in self.lines],
+            "error": self.error.to_dict() if self.error else None,
+        }
+
+
+def union_box(boxes: Iterable[Box]) -> Box:
+    boxes = list(boxes)
+    x0 = min(b[0] for b in boxes)
+    y0 = min(b[1] for b in boxes)
+    x1 = max(b[0] + b[2] for b in boxes)
+    y1 = max(b[1] + b[3] for b in boxes)
+    return (x0, y0, x1 - x0, y1 - y0)
+
+
+def make_line(groups: list[list[Digit]]) -> Line:
+    digits = [digit for group in groups for digit in group]
+    text = " ".join("".join(digit.char for digit in group) for group in groups)
+    confidence = sum(digit.confidence for digit in digits) / len(digits)
+    return Line(text, union_box(d.box for d in digits), confidence, digits)
+
+
+class PageWriter:
+    """Writes page records to a stream as they come, in one of the output formats."""
+
+    formats = ("text", "jsonl", "json", "csv")
+
+    def __init__(self, stream: IO[str], fmt: str, many_pages: bool) -> None:
+        if fmt not in self.formats:
+            raise ValueError(f"unknown format {fmt!r}; choose from {', '.join(self.formats)}")
+        self.stream = stream
+        self.format = fmt
+        self.many_pages = many_pages
+        self.count = 0
+        self.csv = csv.writer(stream) if fmt == "csv" else None
+        if self.csv:
+            self.csv.writerow(["source", "page", "line", "text", "confidence", "error"])
+        if fmt == "json":
+            stream.write("[")
+
+    def write(self, page: Page) -> None:
+        if self.format == "jsonl":
+            self.stream.write(json.dumps(page.to_dict(), ensure_ascii=False) + "\n")
+        elif self.format == "json":
+            separator = "," if self.count else ""
+            self.stream.write(f"{separator}\n" + json.dumps(page.to_dict(), ensure_ascii=False))
+        elif self.csv:
+            if page.error:
+                self.csv.writerow([page.source, page.page, "", "", "", page.error.message])
+            for number, line in enumerate(page.lines, start=1):
+                self.csv.writerow(
+                    [page.source, page.page, number, line.text, f"{line.confidence:.4f}", ""]
+                )
+        else:
+            self.write_text(page)
+        self.count += 1
+        self.stream.flush()
+
+    def write_text(self, page: Page) -> None:
+        if self.many_pages:
+            suffix = f" (page {page.page})" if page.page > 1 else ""
+            separator = "\n" if self.count else ""
+            self.stream.write(f"{separator}# {page.source}{suffix}\n")
+        if page.error:
+            self.stream.write(f"# error: {page.error.message}\n")
+        for line in page.lines:
+            self.stream.write(line.text + "\n")
+
+    def close(self) -> None:
+        if self.format == "json":
+            self.stream.write("\n]\n" if self.count else "]\n")
+        self.stream.flush()

@@ -1,0 +1,23 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from notes_ocr.mnist import Mnist, load_mnist
+
+
+@pytest.fixture(scope="session")
+def mnist() -> Mnist:
+    return load_mnist()
+
+
+def pen_digit(digit: np.ndarray, height: int) -> np.ndarray:
+    """An MNIST digit redrawn as a crisp binary pen stroke ``height`` pixels tall."""
+    import cv2
+
+    rows = np.flatnonzero(digit.max(axis=1) > 40)
+    cols = np.flatnonzero(digit.max(axis=0) > 40)
+    crop = digit[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    scale = height / crop.shape[0]
+    width = max(1, round(crop.shape[1] * scale))
+    return cv2.resize(crop, (width, height), interpolation=cv2.INTER_CUBIC) > 127
