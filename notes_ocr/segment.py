@@ -79,18 +79,29 @@ def ink_darkness(grey: np.ndarray) -> np.ndarray:
 def estimate_skew(darkness: np.ndarray, max_degrees: float = 6.0, step: float = 0.25) -> float:
     """The rotation (degrees, counter-clockwise positive) that makes rows of ink horizontal.
 
-    Rows of writing and ruled lines give the sharpest horizontal projection profile when
-    level; the angle with the largest profile variance wins, and no rotation unless some
-    angle is clearly better.
+    Rows of writing and ruled lines give the sharpest horizontal projection profile of the
+    ink mask when level: the angle whose profile has the largest squared steps wins, and
+    no rotation unless some angle is clearly better.
     """
     height, width = darkness.shape
     scale = min(1.0, 600 / max(height, width))
     small = cv2.resize(darkness, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    ys, xs = np.nonzero(binarize(small))
+    if ys.size == 0:
+        return 0.0
+
+    def sharpness(angle: float) -> float:
+        # Rows of the ink pixels once turned by ``angle`` (as ``rotate`` turns the page),
+        # counted without resampling, so every angle is judged alike.
+        theta = np.deg2rad(angle)
+        rows = np.rint(ys * np.cos(theta) - xs * np.sin(theta)).astype(int)
+        profile = np.bincount(rows - rows.min()).astype(float)
+        return float(np.sum(np.diff(profile) ** 2))
+
     angles = np.arange(-max_degrees, max_degrees + step / 2, step)
-    scores = np.array([float(np.var(rotate(small, float(a))[0].sum(axis=1))) for a in angles])
-    level = scores[np.argmin(np.abs(angles))]
+    scores = np.array([sharpness(float(a)) for a in angles])
     best = int(np.argmax(scores))
-    if scores[best] <= level * 1.01:
+    if scores[best] <= sharpness(0.0) * 1.01:
         return 0.0
     return float(angles[best])
 
@@ -216,30 +227,40 @@ def find_blobs(mask: np.ndarray, judge: Judge | None = None) -> list[Blob]:
         return []
 
     keep = areas >= max(min_area, (0.12 * digit_height) ** 2)
-    groups = merge_pieces(boxes, keep, digit_height)
+    groups = merge_pieces(labels, boxes, keep, digit_height, judge)
     blobs: list[Blob] = []
     for members in groups:
-        x0 = min(boxes[i, 0] for i in members)
-        y0 = min(boxes[i, 1] for i in members)
-        x1 = max(boxes[i, 0] + boxes[i, 2] for i in members)
-        y1 = max(boxes[i, 1] + boxes[i, 3] for i in members)
-        window = labels[y0:y1, x0:x1]
-        blob_mask = np.isin(window, [i + 1 for i in members])
-        blob = Blob(x0, y0, x1 - x0, y1 - y0, blob_mask)
-        if not looks_like_digit(blob, digit_height):
-            continue
-        blobs.extend(split_wide(blob, digit_height, judge))
+        blob = blob_of(labels, boxes, members)
+        if looks_like_digit(blob, digit_height):
+            blobs.extend(split_wide(blob, digit_height, judge))
     return blobs
 
 
-def merge_pieces(boxes: np.ndarray, keep: np.ndarray, digit_height: float) -> list[list[int]]:
+def blob_of(labels: np.ndarray, boxes: np.ndarray, members: list[int]) -> Blob:
+    """The blob made of the given components (0-based indices into ``boxes``)."""
+    x0 = min(boxes[i, 0] for i in members)
+    y0 = min(boxes[i, 1] for i in members)
+    x1 = max(boxes[i, 0] + boxes[i, 2] for i in members)
+    y1 = max(boxes[i, 1] + boxes[i, 3] for i in members)
+    mask = np.isin(labels[y0:y1, x0:x1], [i + 1 for i in members])
+    return Blob(int(x0), int(y0), int(x1 - x0), int(y1 - y0), mask)
+
+
+def merge_pieces(
+    labels: np.ndarray,
+    boxes: np.ndarray,
+    keep: np.ndarray,
+    digit_height: float,
+    judge: Judge | None = None,
+) -> list[list[int]]:
     """Group the components that are pieces of one digit (a broken stroke, a detached bar).
 
-    Two pieces belong together when one lies mostly above the other within a digit's
-    height: their horizontal extents overlap by most of the narrower one and together they
-    are no taller than a tall digit.
+    Two pieces may belong together when their columns overlap and together they are no
+    taller than a tall digit. Stacked pieces, or a small piece on a big one, are merged.
+    Two big pieces side by side (a broken 4, or a slanted 1 leaning over the next digit)
+    are merged only when the classifier is surer of the union than of the two apart.
     """
-    index = [i for i in np.flatnonzero(keep)]
+    index = [int(i) for i in np.flatnonzero(keep)]
     parent = {i: i for i in index}
 
     def root(i: int) -> int:
@@ -256,13 +277,15 @@ def merge_pieces(boxes: np.ndarray, keep: np.ndarray, digit_height: float) -> li
             if bx > ax + aw:
                 break
             overlap = min(ax + aw, bx + bw) - max(ax, bx)
-            # A small piece (the detached bar of a 5, the tail of a broken 4) needs only to
-            # touch the column of the digit it belongs to; larger ones must mostly overlap.
             small = min(ah, bh) < 0.5 * digit_height
             if overlap < (0 if small else 0.5 * min(aw, bw)):
                 continue
             top, bottom = min(ay, by), max(ay + ah, by + bh)
             if bottom - top > 1.3 * digit_height:
+                continue
+            shared_rows = min(ay + ah, by + bh) - max(ay, by)
+            side_by_side = not small and shared_rows > 0.5 * min(ah, bh)
+            if side_by_side and not union_is_better(labels, boxes, a, b, judge):
                 continue
             ra, rb = root(a), root(b)
             if ra != rb:
@@ -271,6 +294,17 @@ def merge_pieces(boxes: np.ndarray, keep: np.ndarray, digit_height: float) -> li
     for i in index:
         groups.setdefault(root(i), []).append(i)
     return sorted(groups.values(), key=lambda members: min(boxes[i, 0] for i in members))
+
+
+def union_is_better(
+    labels: np.ndarray, boxes: np.ndarray, a: int, b: int, judge: Judge | None
+) -> bool:
+    """Whether the classifier reads two components better as one digit than as two."""
+    if judge is None:
+        return False
+    masks = [blob_of(labels, boxes, members).mask for members in ([a, b], [a], [b])]
+    union, first, second = np.clip(judge(masks), 1e-6, 1.0)
+    return bool(np.log(union) > (np.log(first) + np.log(second)) / 2)
 
 
 def looks_like_digit(blob: Blob, digit_height: float) -> bool:
@@ -289,7 +323,7 @@ def split_wide(blob: Blob, digit_height: float, judge: Judge | None = None) -> l
     positions, where touching digits meet at a thin join. A split whose pieces are not all
     digit-sized (the long bar of a 5 is not a digit) is never taken. With a ``judge``, the
     classifier's confidence decides between the whole blob and the splits (geometric mean
-    over pieces); without one, the widest plausible split wins.
+    over pieces); without one, the blob stays whole.
     """
     if blob.w < 1.15 * blob.h:
         return [blob]
@@ -302,10 +336,8 @@ def split_wide(blob: Blob, digit_height: float, judge: Judge | None = None) -> l
             part.h >= 0.5 * digit_height and part.w >= 0.12 * digit_height for part in parts
         ):
             options.append(parts)
-    if len(options) == 1:
+    if len(options) == 1 or judge is None:
         return [blob]
-    if judge is None:
-        return options[-1]
     scores = judge([part.mask for option in options for part in option])
     best, best_score, start = options[0], -np.inf, 0
     for option in options:

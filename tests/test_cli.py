@@ -1,0 +1,158 @@
+"""The notes-ocr command on real files: formats, the JSONL schema, bad files, exit codes."""
+
+import csv
+import io
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from notes_ocr.cli import main
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+GOOD = EXAMPLES / "plain_black.png"
+
+
+def check_box(box) -> None:
+    assert isinstance(box, list) and len(box) == 4
+    assert all(isinstance(v, int) and v >= 0 for v in box)
+
+
+def check_record(record: dict) -> None:
+    """The page record's schema, as the README documents it."""
+    assert set(record) == {"source", "page", "width", "height", "lines", "error"}
+    assert isinstance(record["source"], str)
+    assert isinstance(record["page"], int) and record["page"] >= 1
+    assert isinstance(record["width"], int) and isinstance(record["height"], int)
+    assert isinstance(record["lines"], list)
+    for line in record["lines"]:
+        assert set(line) == {"text", "box", "confidence", "digits"}
+        check_box(line["box"])
+        assert 0.0 <= line["confidence"] <= 1.0
+        chars = [digit["char"] for digit in line["digits"]]
+        assert line["text"].replace(" ", "") == "".join(chars)
+        assert "  " not in line["text"] and line["text"] == line["text"].strip()
+        for digit in line["digits"]:
+            assert set(digit) == {"char", "confidence", "box"}
+            assert digit["char"] in "0123456789"
+            assert 0.0 <= digit["confidence"] <= 1.0
+            check_box(digit["box"])
+    if record["error"] is None:
+        assert record["width"] > 0 and record["height"] > 0
+    else:
+        assert set(record["error"]) == {"type", "message"}
+        assert record["error"]["type"] and record["error"]["message"]
+        assert record["lines"] == []
+
+
+@pytest.fixture()
+def mixed_folder(tmp_path: Path) -> Path:
+    """Two good pages and two bad files, one of them in a subfolder."""
+    folder = tmp_path / "notes"
+    (folder / "sub").mkdir(parents=True)
+    shutil.copy(GOOD, folder / "a_good.png")
+    shutil.copy(EXAMPLES / "ruled_blue.jpg", folder / "sub" / "c_good.jpg")
+    (folder / "b_empty.jpg").write_bytes(b"")
+    (folder / "sub" / "d_text.png").write_text("this is not an image\n")
+    (folder / "notes.txt").write_text("not picked up by a folder walk\n")
+    return folder
+
+
+def test_text_output_prints_the_lines(capsys):
+    truth = json.loads((EXAMPLES / "truth.json").read_text())[GOOD.name]
+    assert main(["scan", str(GOOD)]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert len(printed) == len(truth)
+    assert not any(line.startswith("#") for line in printed)
+
+
+def test_jsonl_records_follow_the_schema_and_bad_files_are_reported(mixed_folder, capsys):
+    code = main(["scan", "--format", "jsonl", str(mixed_folder)])
+    captured = capsys.readouterr()
+    records = [json.loads(line) for line in captured.out.splitlines()]
+
+    assert code == 1
+    assert [Path(r["source"]).name for r in records] == [
+        "a_good.png", "b_empty.jpg", "c_good.jpg", "d_text.png"
+    ]
+    for record in records:
+        check_record(record)
+    good, empty, good2, text = records
+    assert good["error"] is None and good["lines"] and good2["lines"]
+    assert empty["error"]["type"] == "UndecodableImage" and "empty" in empty["error"]["message"]
+    assert text["error"]["type"] == "UndecodableImage"
+    errors = captured.err.splitlines()
+    assert len(errors) == 2
+    assert "b_empty.jpg" in errors[0] and "d_text.png" in errors[1]
+    assert "Traceback" not in captured.err
+
+
+def test_missing_file_is_a_record_not_a_crash(tmp_path, capsys):
+    code = main(["scan", "--format", "jsonl", str(tmp_path / "nope.jpg"), str(GOOD)])
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert code == 1
+    assert records[0]["error"]["type"] == "UnreadableFile"
+    assert records[1]["error"] is None
+
+
+def test_json_and_csv_formats(tmp_path, capsys):
+    out = tmp_path / "pages.json"
+    assert main(["scan", "--format", "json", "-o", str(out), str(GOOD), str(GOOD)]) == 0
+    pages = json.loads(out.read_text())
+    assert len(pages) == 2 and pages[0] == pages[1]
+    check_record(pages[0])
+
+    assert main(["scan", "--format", "csv", str(GOOD)]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert [row["text"] for row in rows] == [line["text"] for line in pages[0]["lines"]]
+    assert [int(row["line"]) for row in rows] == list(range(1, len(rows) + 1))
+
+
+def test_several_pages_get_headers(capsys):
+    assert main(["scan", str(GOOD), str(EXAMPLES / "ruled_blue.jpg")]) == 0
+    headers = [line for line in capsys.readouterr().out.splitlines() if line.startswith("# ")]
+    assert headers == [f"# {GOOD}", f"# {EXAMPLES / 'ruled_blue.jpg'}"]
+
+
+@pytest.mark.parametrize(
+    "args", [["scan"], ["scan", "--format", "xml", str(GOOD)], ["frobnicate"], []]
+)
+def test_usage_errors_exit_2(args, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(args)
+    assert exit_info.value.code == 2
+    assert "usage:" in capsys.readouterr().err
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "notes_ocr", *args], capture_output=True, text=True, timeout=120
+    )
+
+
+def test_real_process_exit_codes_and_no_traceback(mixed_folder):
+    assert run_cli("scan", str(GOOD)).returncode == 0
+    failed = run_cli("scan", "--format", "jsonl", str(mixed_folder))
+    assert failed.returncode == 1
+    assert len(failed.stdout.splitlines()) == 4
+    assert "Traceback" not in failed.stderr
+    assert run_cli("scan", "--format", "nope", str(GOOD)).returncode == 2
+    bad_model = run_cli("scan", "--model", str(mixed_folder / "b_empty.jpg"), str(GOOD))
+    assert bad_model.returncode == 1
+    assert bad_model.stderr.count("\n") == 1 and "Traceback" not in bad_model.stderr
+
+
+def test_scanning_never_imports_tensorflow():
+    code = (
+        "import sys; from notes_ocr.cli import main; "
+        f"main(['scan', '--format', 'jsonl', {str(GOOD)!r}]); "
+        "print('keras' in sys.modules, 'tensorflow' in sys.modules, file=sys.stderr)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.strip() == "False False"
