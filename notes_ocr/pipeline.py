@@ -73,13 +73,13 @@ class Scanner:
 
 def to_page_boxes(segmentation: Segmentation, shape: tuple[int, int]) -> list[Box]:
     """Blob boxes on the working page -> boxes on the original page (clipped to it)."""
-    inverse = cv2.invertAffineTransform(segmentation.to_work)
+    inverse = np.linalg.inv(segmentation.to_work)
     height, width = shape
     out: list[Box] = []
     for blob in segmentation.blobs:
         x, y, w, h = blob.box
-        corners = np.array([[x, y, 1], [x + w, y, 1], [x, y + h, 1], [x + w, y + h, 1]], float)
-        mapped = corners @ inverse.T
+        corners = np.array([[[x, y], [x + w, y], [x, y + h], [x + w, y + h]]], np.float64)
+        mapped = cv2.perspectiveTransform(corners, inverse)[0]
         x0, y0 = np.floor(mapped.min(axis=0)).astype(int)
         x1, y1 = np.ceil(mapped.max(axis=0)).astype(int)
         x0, x1 = max(0, x0), min(width, x1)

@@ -22,6 +22,8 @@ from itertools import pairwise
 import cv2
 import numpy as np
 
+from notes_ocr.flatten import find_sheet, flatten_sheet
+
 # Pages are segmented at most this large (longer side, px). A 300 dpi A4 scan becomes about
 # 220 dpi, where a 4 mm digit is still 35 px tall; below that, thin strokes break up and
 # the page benchmark loses accuracy (7.0% CER at 1800 px against 6.2% at 2600 px).
@@ -52,7 +54,8 @@ class Segmentation:
     """The digit blobs of a page, with the transform from the original page to the working one."""
 
     blobs: list[Blob]
-    # 2x3 affine map: original page coordinates -> working (scaled, deskewed) coordinates.
+    # 3x3 homography: original page coordinates -> working coordinates (scaled, flattened
+    # when the page is a photo of a sheet, deskewed).
     to_work: np.ndarray
     skew_degrees: float
 
@@ -208,16 +211,21 @@ def typical_height(heights: np.ndarray, areas: np.ndarray, min_area: int) -> flo
 def segment_page(grey: np.ndarray, judge: Judge | None = None) -> Segmentation:
     """Find the digit blobs of a grey page image (uint8, dark ink on light paper)."""
     scale = min(1.0, WORK_SIDE / max(grey.shape))
+    to_work = np.diag([scale, scale, 1.0])
     if scale < 1.0:
         grey = cv2.resize(grey, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    corners = find_sheet(grey)
+    if corners is not None:
+        grey, homography = flatten_sheet(grey, corners)
+        to_work = homography @ to_work
     darkness = ink_darkness(grey)
     skew = estimate_skew(darkness)
     darkness, rotation = rotate(darkness, skew)
-    to_work = np.vstack([rotation, [0, 0, 1]]) @ np.diag([scale, scale, 1.0])
+    to_work = np.vstack([rotation, [0, 0, 1]]) @ to_work
     mask = binarize(darkness)
     # Rulings run across the page; a digit is far shorter than an eighth of the page.
     mask = remove_rulings(mask, darkness, min_length=max(mask.shape) // 8)
-    return Segmentation(blobs=find_blobs(mask, judge), to_work=to_work[:2], skew_degrees=skew)
+    return Segmentation(blobs=find_blobs(mask, judge), to_work=to_work, skew_degrees=skew)
 
 
 def find_blobs(mask: np.ndarray, judge: Judge | None = None) -> list[Blob]:
