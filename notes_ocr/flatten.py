@@ -89,7 +89,7 @@ def flatten_sheet(grey: np.ndarray, corners: np.ndarray) -> tuple[np.ndarray, np
     top_left, top_right, bottom_right, bottom_left = corners
     width = max(np.linalg.norm(top_right - top_left), np.linalg.norm(bottom_right - bottom_left))
     height = max(np.linalg.norm(bottom_left - top_left), np.linalg.norm(bottom_right - top_right))
-    width, height = max(int(round(width)), 1), max(int(round(height)), 1)
+    width, height = max(round(float(width)), 1), max(round(float(height)), 1)
     target = np.array([[0, 0], [width - 1, 0], [width - 1, height - 1], [0, height - 1]],
                       np.float32)
     homography = cv2.getPerspectiveTransform(corners.astype(np.float32), target)
