@@ -16,6 +16,8 @@ LINE_TOLERANCE = 0.6
 # A horizontal gap wider than this many digit heights starts a new group. Digits of one
 # number sit about a third of a height apart at most; numbers are set a full height apart.
 GROUP_GAP = 0.55
+# The narrowest cell a digit takes on a line, in digit heights (a 1's ink is much narrower).
+NARROW_CELL = 0.5
 
 
 def group_lines(boxes: np.ndarray) -> list[list[list[int]]]:
@@ -54,9 +56,15 @@ def split_groups(boxes: np.ndarray, line: list[int]) -> list[list[int]]:
     """Order one line's digits left to right and cut it where the gaps are wide."""
     order = sorted(line, key=lambda i: boxes[i, 0] + boxes[i, 2] / 2)
     line_height = float(np.median(boxes[order, 3]))
+    # A 1 is a narrow box in a digit-wide cell: measure gaps between cells, not ink, or
+    # every 1 would look set apart.
+    centres = boxes[:, 0] + boxes[:, 2] / 2
+    half_widths = np.maximum(boxes[:, 2] / 2, NARROW_CELL * line_height / 2)
     groups = [[order[0]]]
     for previous, current in pairwise(order):
-        gap = boxes[current, 0] - (boxes[previous, 0] + boxes[previous, 2])
+        gap = (centres[current] - half_widths[current]) - (
+            centres[previous] + half_widths[previous]
+        )
         if gap > GROUP_GAP * line_height:
             groups.append([current])
         else:

@@ -165,7 +165,10 @@ def remove_rulings(mask: np.ndarray, darkness: np.ndarray, min_length: int) -> n
     for horizontal in (True, False):
         kernel_shape = (min_length, 1) if horizontal else (1, min_length)
         kernel = cv2.getStructuringElement(cv2.MORPH_RECT, kernel_shape)
-        lines = cv2.morphologyEx(faint, cv2.MORPH_OPEN, kernel)
+        # A thin line left a fraction of a degree off level steps from one pixel row to the
+        # next: thicken across it first, so one long run of the kernel still fits.
+        across = np.ones((5, 1) if horizontal else (1, 5), np.uint8)
+        lines = cv2.morphologyEx(cv2.dilate(faint, across), cv2.MORPH_OPEN, kernel) & faint
         if not lines.any():
             continue
         lines = cv2.dilate(lines, np.ones((3, 3), np.uint8)).astype(bool)
