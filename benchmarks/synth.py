@@ -10,6 +10,16 @@ pen strokes: the 28x28 gray image is cut to its ink, upscaled with cubic interpo
 thresholded at a supersampled resolution and averaged back down, which gives crisp strokes
 with anti-aliased edges instead of blurry enlarged pixels.
 
+``style="script"`` writes in a second hand that owes nothing to MNIST: digits drawn as pen
+paths (`GLYPHS`, a few ways of writing each digit), each writer keeping to one way per digit,
+every digit bent by its own random affine and elastic distortion and pen pressure. It shows
+how the recognizer does away from its training distribution.
+
+``photo=True`` turns the scan into a phone photo: the sheet lies on a desk, seen at an
+angle (a perspective warp), under stronger uneven light, and the digit boxes follow it.
+``touching`` and ``broken`` write some digits nearly touching their neighbour (0-1 px apart)
+and break some strokes with a small gap, as pens and hurried writers do.
+
 Usage::
 
     from notes_ocr.mnist import load_mnist
@@ -32,6 +42,9 @@ import numpy as np
 
 PAPERS = ("plain", "ruled", "grid")
 INKS = ("blue", "black", "pencil")
+STYLES = ("mnist", "script")
+# What `random_spec` can make: a scan of each paper, or a phone photo of any of them.
+KINDS = (*PAPERS, "photo")
 MM_PER_INCH = 25.4
 
 # Strokes are thresholded at this many times the output resolution and area-averaged down:
@@ -70,6 +83,11 @@ class PageSpec:
     specks: int = 10  # dust and dirt marks on the paper
     blur: float = 0.0  # Gaussian blur sigma in px: focus, scanner optics
     jpeg_quality: int | None = None  # JPEG compression applied to the image; None: lossless
+    style: str = "mnist"  # handwriting: "mnist" test digits or "script", drawn pen paths
+    touching: float = 0.0  # chance that a digit is written 0-1 px from the one before it
+    broken: float = 0.0  # chance that a digit has one stroke broken by a small gap
+    photo: bool = False  # a phone photo of the sheet lying on a desk instead of a scan
+    perspective: float = 0.05  # photo: corners moved by up to this fraction of the size
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -81,13 +99,20 @@ class PageSpec:
             raise ValueError(f"page too small: {self.width}x{self.height}")
         if self.digit_height_px < 8:
             raise ValueError(f"digit_height_px too small: {self.digit_height_px}")
+        if self.style not in STYLES:
+            raise ValueError(f"style must be one of {STYLES}, got {self.style!r}")
+        for name in ("touching", "broken"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} is a probability, got {getattr(self, name)}")
+        if not 0.0 <= self.perspective <= 0.2:
+            raise ValueError(f"perspective must be in [0, 0.2], got {self.perspective}")
 
 
 @dataclass
 class SynthPage:
     """A rendered page and what is written on it."""
 
-    image: np.ndarray  # (H, W, 3) uint8, BGR
+    image: np.ndarray  # (H, W, 3) uint8, BGR; a photo is larger than the page (desk around)
     lines: list[str]  # truth per line, top to bottom: digits, one space between groups
     digit_boxes: list[list[Box]]  # (x, y, w, h) of each digit of each line, image coordinates
     spec: PageSpec
@@ -228,6 +253,180 @@ def ink_color(rng: np.random.Generator, ink: str) -> np.ndarray:
         shade = rng.uniform(0.10, 0.24)
         return (shade + rng.uniform(0, 0.03, 3)).astype(np.float32)
     return np.full(3, rng.uniform(0.28, 0.40), np.float32)
+
+
+# --- a second hand: digits drawn as pen paths, not from MNIST -----------------------------
+
+# Ways of writing each digit (allographs) as pen paths in a box 100 units wide and tall, x to
+# the right and y down. ";" lifts the pen, "/" is a sharp corner, and the points between are
+# joined by a smooth curve. The shapes are the common school and office hands: open and
+# closed 4s, 1s with and without flag and foot, crossed 7s, looped 2s, one- and two-loop 8s.
+GLYPHS: dict[int, tuple[str, ...]] = {
+    0: (
+        "55,2 20,12 5,50 20,90 50,100 82,88 95,50 82,12 55,2 40,7",
+        "62,0 30,6 10,36 12,76 40,100 75,90 90,55 85,20 64,2 56,12",
+    ),
+    1: (
+        "52,0 50,100",
+        "30,22 / 58,0 / 56,100",
+        "30,20 / 60,0 / 60,100; 26,100 94,100",
+    ),
+    2: (
+        "8,28 30,4 62,0 88,18 85,42 50,72 5,100 / 95,97",
+        "8,28 30,4 62,0 88,18 85,42 50,72 15,95 10,86 25,84 50,97 95,96",
+    ),
+    3: (
+        "10,15 40,0 75,4 85,24 65,44 38,48 / 75,53 92,74 80,94 50,100 8,88",
+        "10,2 / 88,0 / 40,42 / 78,50 93,74 80,94 50,100 8,88",
+    ),
+    4: (
+        "55,0 / 4,66 / 96,64; 72,30 72,100",
+        "72,100 / 72,0 / 4,68 / 96,68",
+        "15,0 / 10,60 / 95,60; 75,5 75,100",
+    ),
+    5: (
+        "88,2 / 22,0 / 16,45 / 45,36 80,46 92,70 78,93 45,100 8,90",
+        "25,5 / 18,45 / 50,38 82,50 90,74 72,95 40,100 8,88; 30,3 92,0",
+    ),
+    6: (
+        "78,3 45,10 20,38 8,70 25,95 55,100 85,80 78,55 45,48 15,62",
+        "75,0 20,62 15,85 40,100 75,92 85,70 60,50 30,55 18,66",
+    ),
+    7: (
+        "5,4 / 92,0 / 60,45 38,100",
+        "5,4 / 92,0 / 60,45 38,100; 30,52 85,50",
+        "4,18 / 10,3 / 92,2 / 45,100",
+    ),
+    8: (
+        "82,14 50,0 18,10 20,32 50,48 82,66 82,90 50,100 18,90 18,66 50,48 80,30 82,14",
+        "50,0 20,10 20,36 50,47 80,36 80,10 50,0; 50,47 12,60 10,88 50,100 90,88 88,60 50,47",
+    ),
+    9: (
+        "85,22 55,0 20,6 10,30 35,50 70,44 86,22 / 82,100",
+        "85,20 55,0 20,6 10,30 35,50 70,42 86,20 / 86,55 70,90 35,100",
+    ),
+}
+# Script digits are drawn white on black like MNIST, on a square of this side: larger than
+# MNIST's 28 px so that smooth strokes keep their shape when scaled up to a page.
+SCRIPT_SIZE = 64
+# Pen paths are drawn this many times finer and averaged down, for anti-aliased strokes
+# whose width can vary in steps of a fraction of a pixel.
+SCRIPT_SUPERSAMPLE = 4
+
+
+@dataclass(frozen=True)
+class Hand:
+    """One writer's habits, the same for every digit they write on a page."""
+
+    forms: tuple[int, ...]  # which of GLYPHS[d] the writer uses for each digit d
+    aspect: float  # width of a digit over its height
+    stroke: float  # pen width as a fraction of the digit height
+    wobble: float  # how far strokes stray from the model shape, fraction of the height
+
+
+def random_hand(rng: np.random.Generator) -> Hand:
+    """A writer: one way of writing each digit, proportions and a steady or shaky hand."""
+    forms = tuple(int(rng.integers(len(GLYPHS[d]))) for d in range(10))
+    return Hand(
+        forms=forms,
+        aspect=float(rng.uniform(0.5, 0.72)),
+        stroke=float(rng.uniform(0.07, 0.12)),
+        wobble=float(rng.uniform(0.02, 0.05)),
+    )
+
+
+def glyph_strokes(form: str) -> list[list[np.ndarray]]:
+    """Parse one `GLYPHS` entry: strokes, each a list of smooth pieces, (k, 2) unit points."""
+    strokes = []
+    for stroke in form.split(";"):
+        pieces: list[np.ndarray] = []
+        for part in stroke.split("/"):
+            points = [[float(v) / 100 for v in xy.split(",")] for xy in part.split()]
+            if pieces:
+                # A corner is shared: the next piece starts where the last one ended.
+                points = [pieces[-1][-1].tolist(), *points]
+            pieces.append(np.array(points, np.float64))
+        # A piece made of the corner alone (as in "a / b / c") adds nothing.
+        strokes.append([piece for piece in pieces if len(piece) >= 2])
+    return strokes
+
+
+def catmull_rom(points: np.ndarray, per_segment: int = 12) -> np.ndarray:
+    """Points along a smooth curve through ``points`` (k, 2); two points give a line."""
+    padded = np.vstack([points[:1], points, points[-1:]])
+    t = np.linspace(0, 1, per_segment, endpoint=False)[:, None]
+    out = []
+    for i in range(len(points) - 1):
+        p0, p1, p2, p3 = padded[i : i + 4]
+        out.append(
+            0.5 * (2 * p1 + (p2 - p0) * t + (2 * p0 - 5 * p1 + 4 * p2 - p3) * t**2
+                   + (3 * p1 - p0 - 3 * p2 + p3) * t**3)
+        )  # fmt: skip
+    out.append(points[-1:])
+    return np.vstack(out)
+
+
+def smooth_displacement(
+    rng: np.random.Generator, amount: float, waves: int = 3
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A random smooth 2-D displacement field: wave vectors, phases and amplitudes.
+
+    Elastic distortion of a pen path: the same field moves every point, so strokes that
+    meet keep meeting, and it varies over about a digit's height, as a hand's wobble does.
+    """
+    vectors = rng.uniform(0.4, 1.4, (waves, 2)) * rng.choice([-1.0, 1.0], (waves, 2))
+    phases = rng.uniform(0, 2 * math.pi, waves)
+    amplitudes = rng.normal(0, amount / math.sqrt(waves), (waves, 2))
+    return vectors * 2 * math.pi, phases, amplitudes
+
+
+def displace(points: np.ndarray, field: tuple[np.ndarray, np.ndarray, np.ndarray]) -> np.ndarray:
+    """``points`` (k, 2) moved by a `smooth_displacement` field."""
+    vectors, phases, amplitudes = field
+    return points + np.sin(points @ vectors.T + phases) @ amplitudes
+
+
+def script_digit(rng: np.random.Generator, hand: Hand, label: int) -> np.ndarray:
+    """Draw digit ``label`` in ``hand``: (SCRIPT_SIZE, SCRIPT_SIZE) uint8, white on black.
+
+    The writer's way of writing the digit is bent by a smooth elastic field, a random
+    rotation, shear and stretch, pen strokes that don't quite land where they should, and a
+    pen width that varies from digit to digit and along each stroke; no two come out alike.
+    """
+    field = smooth_displacement(rng, hand.wobble)
+    a = math.radians(rng.uniform(-6, 6))
+    shear = rng.uniform(-0.15, 0.15)
+    stretch = np.array([hand.aspect * rng.uniform(0.9, 1.1), rng.uniform(0.93, 1.05)])
+    linear = np.array([[math.cos(a), -math.sin(a)], [math.sin(a), math.cos(a)]])
+    linear = linear @ np.array([[1.0, -shear], [0.0, 1.0]]) @ np.diag(stretch)
+    paths = []
+    for index, stroke in enumerate(glyph_strokes(GLYPHS[label][hand.forms[label]])):
+        # After a pen lift the next stroke lands a little off; the first sets the place.
+        offset = rng.normal(0, 0.4 * hand.wobble, 2) if index else np.zeros(2)
+        for piece in stroke:
+            curve = displace(catmull_rom(piece), field) + offset
+            paths.append((curve - 0.5) @ linear.T)
+    low = np.min([p.min(axis=0) for p in paths], axis=0)
+    high = np.max([p.max(axis=0) for p in paths], axis=0)
+    size = SCRIPT_SIZE * SCRIPT_SUPERSAMPLE
+    # The ink box is at most 72% tall and 80% wide, leaving room for the pen's width.
+    scale = min(0.72 * size / max(high[1] - low[1], 1e-6), 0.8 * size / max(high[0] - low[0], 1e-6))
+    center = (low + high) / 2
+    width = hand.stroke * rng.uniform(0.8, 1.25) * scale * (high[1] - low[1])
+    shift = 3  # subpixel bits of the drawing coordinates
+    canvas = np.zeros((size, size), np.uint8)
+    for path in paths:
+        pixels = ((path - center) * scale + size / 2) * (1 << shift)
+        # Pressure swells and eases along the stroke.
+        steps = np.linalg.norm(np.diff(path, axis=0), axis=1)
+        along = np.concatenate([[0.0], np.cumsum(steps)])
+        pressure = 1 + 0.15 * np.sin(along * rng.uniform(3, 8) + rng.uniform(0, 2 * math.pi))
+        for i in range(len(pixels) - 1):
+            start = tuple(int(v) for v in np.round(pixels[i]))
+            end = tuple(int(v) for v in np.round(pixels[i + 1]))
+            thickness = max(1, round(width * pressure[i]))
+            cv2.line(canvas, start, end, 255, thickness, cv2.LINE_AA, shift)
+    return cv2.resize(canvas, (SCRIPT_SIZE, SCRIPT_SIZE), interpolation=cv2.INTER_AREA)
 
 
 # --- text ---------------------------------------------------------------------------------
@@ -465,6 +664,69 @@ def draw_specks(rng: np.random.Generator, paper: np.ndarray, count: int, dpi: fl
 # --- writing ------------------------------------------------------------------------------
 
 
+# Opacity from which a pixel counts as a stroke when fitting nearly touching digits together:
+# the anti-aliased fringe below it is what a binariser would drop.
+STROKE_LEVEL = 0.2
+
+
+def break_stroke(rng: np.random.Generator, coverage: np.ndarray, gap_px: float) -> np.ndarray:
+    """``coverage`` with a gap ``gap_px`` wide erased across one stroke: a skipping pen.
+
+    The gap is cut at a random point on a stroke's center line, across the stroke (along the
+    main direction of the ink's edges around it) and a little longer than the stroke is wide.
+    """
+    solid = (coverage > 0.5).astype(np.uint8)
+    if not solid.any():
+        return coverage
+    depth = cv2.distanceTransform(solid, cv2.DIST_L2, 3)
+    ridge = (depth > 0) & (depth >= cv2.dilate(depth, np.ones((3, 3), np.uint8)))
+    ys, xs = np.nonzero(ridge)
+    pick = int(rng.integers(ys.size))
+    y, x = int(ys[pick]), int(xs[pick])
+    half_width = float(depth[y, x])
+    # The structure tensor of the edges near the point: its main axis runs across the stroke.
+    r = max(2, math.ceil(3 * half_width))
+    window = coverage[max(y - r, 0) : y + r + 1, max(x - r, 0) : x + r + 1]
+    gy, gx = np.gradient(window.astype(np.float64))
+    tensor = np.array([[(gx * gx).sum(), (gx * gy).sum()], [(gx * gy).sum(), (gy * gy).sum()]])
+    across = np.linalg.eigh(tensor)[1][:, -1]
+    reach = 1.6 * half_width + 1.5
+    shift = 4
+    one = 1 << shift
+    ends = [(x + sign * reach * across[0], y + sign * reach * across[1]) for sign in (-1, 1)]
+    # Drawn 4x finer and averaged down, so the gap's edges are anti-aliased like the stroke's.
+    fine = np.zeros((4 * coverage.shape[0], 4 * coverage.shape[1]), np.uint8)
+    (x0, y0), (x1, y1) = ((int((4 * u + 1.5) * one), int((4 * v + 1.5) * one)) for u, v in ends)
+    cv2.line(fine, (x0, y0), (x1, y1), 255, max(1, round(4 * gap_px)), cv2.LINE_AA, shift)
+    erased = cv2.resize(fine, coverage.shape[::-1], interpolation=cv2.INTER_AREA)
+    return coverage * (1 - erased.astype(np.float32) / 255)
+
+
+def snug_left(before: Placed, alpha: np.ndarray, top: int, gap: int) -> int:
+    """Left edge for ``alpha`` (top row ``top``) leaving ``gap`` px between its strokes and
+    those of ``before``, the digit to its left, on the rows where both have ink.
+
+    Pixels diagonally next to each other touch, so ``before`` is grown by a row up and down.
+    With no rows in common the boxes are put ``gap`` apart instead.
+    """
+    bh, bw = before.alpha.shape
+    ink_before = before.alpha > STROKE_LEVEL
+    right = np.where(ink_before.any(axis=1), bw - 1 - np.argmax(ink_before[:, ::-1], axis=1), -1)
+    padded = np.pad(right, 2, constant_values=-1)
+    # grown[k + 1] is the right end of before's ink on its rows k - 1 to k + 1, k in [-1, bh].
+    grown = np.maximum(np.maximum(padded[:-2], padded[1:-1]), padded[2:])
+    ink = alpha > STROKE_LEVEL
+    left = np.where(ink.any(axis=1), np.argmax(ink, axis=1), -1)
+    rows = np.arange(max(top, before.y - 1), min(top + alpha.shape[0], before.y + bh + 1))
+    ends, starts = grown[rows - before.y + 1], left[rows - top]
+    both = (ends >= 0) & (starts >= 0)
+    if not both.any():
+        return before.x + bw + gap
+    need = int((before.x + ends[both] - starts[both]).max()) + 1 + gap
+    # Never start left of the digit before: a small one could otherwise slide under it.
+    return max(need, before.x + 1)
+
+
 def write_line(
     rng: np.random.Generator,
     spec: PageSpec,
@@ -475,10 +737,12 @@ def write_line(
     stop_x: float,
     baseline: float,
     slope: float,
+    hand: Hand | None = None,
 ) -> tuple[list[str], list[Placed]]:
     """Lay out one line of digit groups from ``start_x``, with ink bottoms on ``baseline``.
 
     Groups that would run past ``stop_x`` are dropped (the first one is cut short instead).
+    Digits are MNIST ones from ``digits`` and ``pools``, or drawn in ``hand`` when given.
     Returns the groups as written and their digits.
     """
     dh = spec.digit_height_px
@@ -492,11 +756,17 @@ def write_line(
         marks: list[Placed] = []
         gx = x
         for i, char in enumerate(group):
-            if i:
+            # The random draws for touching and broken digits are only made when asked for,
+            # so pages without them stay what they were.
+            touch = i > 0 and spec.touching > 0 and rng.random() < spec.touching
+            if i and not touch:
                 # Mostly a clear gap, now and then nearly touching; never overlapping.
                 fraction = rng.uniform(0.0, 0.05) if rng.random() < 0.1 else rng.uniform(0.05, 0.35)
                 gx += max(2.0, fraction * typical_width)
-            digit = pick_digit(rng, digits, pools[int(char)])
+            if hand is None:
+                digit = pick_digit(rng, digits, pools[int(char)])
+            else:
+                digit = script_digit(rng, hand, int(char))
             coverage = render_digit(
                 digit,
                 dh * rng.uniform(0.85, 1.15),
@@ -504,10 +774,13 @@ def write_line(
                 slant_degrees=spec.slant_degrees + rng.uniform(-3, 3),
                 pen_width_px=spec.pen_width_px * rng.uniform(0.9, 1.1),
             )
+            if spec.broken > 0 and rng.random() < spec.broken:
+                coverage = break_stroke(rng, coverage, mm(rng.uniform(0.15, 0.4), spec.dpi))
             alpha = pen_alpha(rng, coverage, spec.ink)
             bottom = baseline + slope * (gx - start_x) + rng.normal(0, 0.03 * dh)
-            left = round(gx)
-            marks.append(Placed(alpha, left, round(bottom) - alpha.shape[0]))
+            top = round(bottom) - alpha.shape[0]
+            left = snug_left(marks[-1], alpha, top, int(rng.integers(0, 2))) if touch else round(gx)
+            marks.append(Placed(alpha, left, top))
             gx = left + alpha.shape[1]
         fits = [m for m in marks if m.x + m.alpha.shape[1] <= stop_x]
         if len(fits) < len(marks):

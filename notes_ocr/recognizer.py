@@ -119,7 +119,7 @@ def _model_file(path: Path, engine: str) -> Path:
     else:
         raise ModelError(f"{path}: not a model file (expected a directory, .npz or .keras)")
     if not file.is_file():
-        if file != path and path.exists():
+        if file != path and path.is_file():
             raise ModelError(
                 f"{file}: no such model file (the {engine} engine reads the {suffix} "
                 f"beside {path.name})"
@@ -173,6 +173,9 @@ def _load_npz(file: Path) -> Callable[[np.ndarray], np.ndarray]:
 
 def _load_keras(file: Path) -> Callable[[np.ndarray], np.ndarray]:
     """Load a .keras model (importing Keras only now) and check its input and output."""
+    # Keras reports a damaged archive as "file not found": say what is wrong instead.
+    if not zipfile.is_zipfile(file):
+        raise ModelError(f"{file}: damaged model file (not a .keras zip archive)")
     try:
         import keras
     except ImportError:

@@ -7,6 +7,9 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
+# Keras 3.15's own saving code trips NumPy 2's __array__(copy=...) deprecation.
+pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
+
 from notes_ocr.errors import ModelError  # noqa: E402
 from notes_ocr.mnist import Mnist, load_mnist  # noqa: E402
 from notes_ocr.recognizer import Recognizer  # noqa: E402
@@ -48,7 +51,7 @@ def test_training_writes_both_files_and_logs_loss(trained):
 def test_saved_model_has_no_optimizer_state(trained):
     keras_path, _, _ = trained
     model = keras.saving.load_model(keras_path)
-    assert model.optimizer is None
+    assert getattr(model, "optimizer", None) is None
 
 
 def test_exported_weights_match_keras(trained, mnist: Mnist):
