@@ -8,6 +8,7 @@ so that it never pays for importing TensorFlow.
 from __future__ import annotations
 
 import math
+import os
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -32,6 +33,9 @@ from notes_ocr.recognizer import (
 
 if TYPE_CHECKING:
     import keras
+
+# TensorFlow's C++ start-up notices (oneDNN, CPU features) are noise in a user's terminal.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 KERAS_NAME = "mlp.keras"
 NPZ_NAME = "mlp.npz"

@@ -156,3 +156,20 @@ def test_scanning_never_imports_tensorflow():
     )
     assert result.returncode == 0, result.stderr
     assert result.stderr.strip() == "False False"
+
+
+def test_train_then_eval_then_scan_with_the_new_model(tmp_path, capsys):
+    out = tmp_path / "model"
+    args = ["train", "--limit", "3000", "--hidden", "64,32", "--epochs", "3", "--out", str(out)]
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    assert "epoch 3/3" in printed and "loss" in printed
+    assert (out / "mlp.keras").is_file() and (out / "mlp.npz").is_file()
+
+    assert main(["eval", "--model", str(out), "--engine", "numpy"]) == 0
+    report = capsys.readouterr().out.splitlines()
+    accuracy = float(report[0].rsplit(" ", 1)[1])
+    assert 0.5 < accuracy < 0.99  # learned from 3000 digits, short of the real model
+    assert len(report) >= 12  # the header, a rule and one row per digit
+
+    assert main(["scan", "--model", str(out), "--format", "jsonl", str(GOOD)]) == 0
