@@ -39,6 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--format", choices=("text", "jsonl", "json", "csv"), default="text")
     scan.add_argument("-o", "--output", type=Path, help="write results here, not stdout")
     scan.add_argument("--model", type=Path, help="a model file or folder (default: shipped)")
+    scan.add_argument("--min-confidence", type=probability, default=0.0, metavar="P",
+                      help="write digits read with less confidence than P as '?'")
     scan.set_defaults(run=run_scan)
 
     train = commands.add_parser("train", help="train the recogniser on MNIST")
@@ -64,6 +66,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def probability(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number from 0 to 1, got {text!r}")
+    return value
+
+
 def parse_hidden(text: str) -> tuple[int, ...]:
     try:
         sizes = tuple(int(part) for part in text.split(","))
@@ -81,7 +93,7 @@ def run_scan(args: argparse.Namespace) -> int:
     from notes_ocr.sources import list_inputs
 
     recognizer = Recognizer.load(args.model)
-    scanner = Scanner(recognizer)
+    scanner = Scanner(recognizer, args.min_confidence)
     inputs = list_inputs(args.paths)
     output = (
         open(args.output, "w", encoding="utf-8", newline="")

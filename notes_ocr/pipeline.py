@@ -17,12 +17,17 @@ from notes_ocr.results import Box, Digit, Line, Page, PageError, make_line
 from notes_ocr.segment import Segmentation, segment_page
 from notes_ocr.sources import PageImage, UnreadableSource, iter_pages, to_grey
 
+# Stands in for a digit read with less than the minimum confidence, so the line keeps its shape.
+UNSURE = "?"
+
 
 class Scanner:
     """Reads the digit lines of pages with one loaded recogniser."""
 
-    def __init__(self, recognizer: Recognizer | None = None) -> None:
+    def __init__(self, recognizer: Recognizer | None = None, min_confidence: float = 0.0) -> None:
+        """``min_confidence``: digits the classifier is less sure of are read as ``?``."""
         self.recognizer = recognizer if recognizer is not None else Recognizer.load()
+        self.min_confidence = min_confidence
 
     def read_lines(self, grey: np.ndarray) -> list[Line]:
         """The digit lines of one grey page, top to bottom."""
@@ -34,7 +39,8 @@ class Scanner:
         labels, confidences = self.recognizer.classify(images)
         page_boxes = to_page_boxes(segmentation, grey.shape)
         digits = [
-            Digit(str(int(label)), float(confidence), box)
+            Digit(str(int(label)) if confidence >= self.min_confidence else UNSURE,
+                  float(confidence), box)
             for label, confidence, box in zip(labels, confidences, page_boxes, strict=True)
         ]
         layout = group_lines(np.array([blob.box for blob in blobs]))
@@ -91,14 +97,16 @@ def to_page_boxes(segmentation: Segmentation, shape: tuple[int, int]) -> list[Bo
 def scan(
     source: str | os.PathLike | np.ndarray,
     recognizer: Recognizer | None = None,
+    min_confidence: float = 0.0,
 ) -> list[Page]:
     """Read the digit lines of an image file, a folder of them, or an image array.
 
     A folder is walked recursively in sorted order. A file that cannot be read gives a
     ``Page`` whose ``error`` says why, so one bad file never stops a folder; a path that
-    does not exist at all raises InputError.
+    does not exist at all raises InputError. Digits read with less than ``min_confidence``
+    come out as ``?``.
     """
-    scanner = Scanner(recognizer)
+    scanner = Scanner(recognizer, min_confidence)
     if isinstance(source, np.ndarray):
         return [scanner.scan_array(source)]
     if not Path(source).exists():

@@ -173,3 +173,22 @@ def test_train_then_eval_then_scan_with_the_new_model(tmp_path, capsys):
     assert len(report) >= 12  # the header, a rule and one row per digit
 
     assert main(["scan", "--model", str(out), "--format", "jsonl", str(GOOD)]) == 0
+
+
+def test_min_confidence_marks_doubtful_digits_and_keeps_the_line_shape(capsys):
+    assert main(["scan", "--format", "jsonl", str(EXAMPLES / "grid_pencil.jpg")]) == 0
+    plain = json.loads(capsys.readouterr().out)
+    confidences = sorted(d["confidence"] for line in plain["lines"] for d in line["digits"])
+    # About a tenth of the digits fall below, halfway between two (rounded) confidences.
+    low = confidences[len(confidences) // 10]
+    threshold = (low + min(c for c in confidences if c > low)) / 2
+    args = ["scan", "--format", "jsonl", "--min-confidence", str(threshold)]
+    assert main([*args, str(EXAMPLES / "grid_pencil.jpg")]) == 0
+    marked = json.loads(capsys.readouterr().out)
+    for before, after in zip(plain["lines"], marked["lines"], strict=True):
+        assert len(after["text"]) == len(before["text"])
+        for old, new in zip(before["digits"], after["digits"], strict=True):
+            assert new["char"] == ("?" if old["confidence"] < threshold else old["char"])
+    assert any("?" in line["text"] for line in marked["lines"])
+    with pytest.raises(SystemExit):
+        main([*args[:-1], "1.5", str(GOOD)])

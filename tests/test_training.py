@@ -8,7 +8,6 @@ import pytest
 keras = pytest.importorskip("keras")
 
 # Keras 3.15's own saving code trips NumPy 2's __array__(copy=...) deprecation.
-pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
 
 from notes_ocr.errors import ModelError  # noqa: E402
 from notes_ocr.mnist import Mnist, load_mnist  # noqa: E402
