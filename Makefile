@@ -3,7 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint examples clean
+.PHONY: demo test bench examples clean
 
 # Scanning needs only the base install; tests also need Keras (training) and the dev tools.
 $(BIN)/.base: pyproject.toml
@@ -22,6 +22,15 @@ demo: $(BIN)/.base
 test: $(BIN)/.dev
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
+
+# The page benchmark against Tesseract (installed from Debian when missing and we are root).
+bench: $(BIN)/.dev
+	$(BIN)/python -m pip install -q -e ".[bench]"
+	command -v tesseract >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
+		apt-get install -y -qq tesseract-ocr >/dev/null; } || true
+	$(BIN)/python -m benchmarks.pages
+	$(BIN)/python -m benchmarks.digits
+	$(BIN)/python -m benchmarks.startup
 
 examples: $(BIN)/.dev
 	$(BIN)/python examples/make_examples.py

@@ -34,7 +34,7 @@ Usage::
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
@@ -269,11 +269,13 @@ GLYPHS: dict[int, tuple[str, ...]] = {
     1: (
         "52,0 50,100",
         "30,22 / 58,0 / 56,100",
-        "30,20 / 60,0 / 60,100; 26,100 94,100",
+        "36,16 / 60,0 / 60,100; 28,100 92,100",
+        "6,40 / 62,0 / 58,100",  # the continental 1, long upstroke: its writers cross 7s
     ),
     2: (
         "8,28 30,4 62,0 88,18 85,42 50,72 5,100 / 95,97",
         "8,28 30,4 62,0 88,18 85,42 50,72 15,95 10,86 25,84 50,97 95,96",
+        "8,16 45,0 88,8 / 8,100 / 95,98",
     ),
     3: (
         "10,15 40,0 75,4 85,24 65,44 38,48 / 75,53 92,74 80,94 50,100 8,88",
@@ -306,6 +308,7 @@ GLYPHS: dict[int, tuple[str, ...]] = {
         "85,20 55,0 20,6 10,30 35,50 70,42 86,20 / 86,55 70,90 35,100",
     ),
 }
+CONTINENTAL_ONE, CROSSED_SEVEN = 3, 1  # indices in GLYPHS[1] and GLYPHS[7]
 # Script digits are drawn white on black like MNIST, on a square of this side: larger than
 # MNIST's 28 px so that smooth strokes keep their shape when scaled up to a page.
 SCRIPT_SIZE = 64
@@ -326,10 +329,12 @@ class Hand:
 
 def random_hand(rng: np.random.Generator) -> Hand:
     """A writer: one way of writing each digit, proportions and a steady or shaky hand."""
-    forms = tuple(int(rng.integers(len(GLYPHS[d]))) for d in range(10))
+    forms = [int(rng.integers(len(GLYPHS[d]))) for d in range(10)]
+    if forms[1] == CONTINENTAL_ONE:
+        forms[7] = CROSSED_SEVEN  # else their 1 and 7 would look alike to themselves
     return Hand(
-        forms=forms,
-        aspect=float(rng.uniform(0.5, 0.72)),
+        forms=tuple(forms),
+        aspect=float(rng.uniform(0.45, 0.8)),
         stroke=float(rng.uniform(0.07, 0.12)),
         wobble=float(rng.uniform(0.02, 0.05)),
     )
@@ -394,7 +399,7 @@ def script_digit(rng: np.random.Generator, hand: Hand, label: int) -> np.ndarray
     pen width that varies from digit to digit and along each stroke; no two come out alike.
     """
     field = smooth_displacement(rng, hand.wobble)
-    a = math.radians(rng.uniform(-6, 6))
+    a = math.radians(rng.uniform(-8, 8))
     shear = rng.uniform(-0.15, 0.15)
     stretch = np.array([hand.aspect * rng.uniform(0.9, 1.1), rng.uniform(0.93, 1.05)])
     linear = np.array([[math.cos(a), -math.sin(a)], [math.sin(a), math.cos(a)]])
@@ -825,6 +830,24 @@ def box_after(matrix: np.ndarray, mark: Placed, width: int, height: int) -> Box:
     return x0, y0, max(x1 - x0, 0), max(y1 - y0, 0)
 
 
+def box_through(homography: np.ndarray, mark: Placed, width: int, height: int) -> Box:
+    """Image-space bounding box (x, y, w, h) of a placed digit seen through a 3x3
+    ``homography`` from canvas to image (a photo's perspective)."""
+    h, w = mark.alpha.shape
+    corners = np.array(
+        [[mark.x, mark.y, 1], [mark.x + w, mark.y, 1], [mark.x, mark.y + h, 1],
+         [mark.x + w, mark.y + h, 1]],
+        np.float64,
+    )  # fmt: skip
+    seen = corners @ homography.T
+    moved = seen[:, :2] / seen[:, 2:]
+    x0, y0 = np.floor(moved.min(axis=0)).astype(int)
+    x1, y1 = np.ceil(moved.max(axis=0)).astype(int)
+    x0, y0 = max(int(x0), 0), max(int(y0), 0)
+    x1, y1 = min(int(x1), width), min(int(y1), height)
+    return x0, y0, max(x1 - x0, 0), max(y1 - y0, 0)
+
+
 # --- light and camera ---------------------------------------------------------------------
 
 
@@ -876,6 +899,80 @@ def jpeg_roundtrip(image: np.ndarray, quality: int) -> np.ndarray:
     return cv2.imdecode(data, cv2.IMREAD_COLOR)
 
 
+def desk_surface(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
+    """(H, W, 3) BGR reflectance of what the sheet lies on: wood, a gray or a dark top."""
+    h, w = shape
+    kind = int(rng.integers(3))
+    if kind == 0:
+        color = np.array([0.20, 0.34, 0.52]) * rng.uniform(0.6, 1.1)  # wood, light to dark
+    elif kind == 1:
+        color = rng.uniform(0.30, 0.48) + rng.uniform(-0.03, 0.03, 3)  # gray laminate
+    else:
+        color = rng.uniform(0.07, 0.16) + rng.uniform(0.0, 0.03, 3)  # dark desk or cloth
+    desk = color.astype(np.float32) * paper_texture(rng, shape, 0.05)[..., None]
+    if kind == 0:
+        # Wood grain: streaks a few px across and most of the desk long, one way or the other.
+        sideways = rng.random() < 0.5
+        across, along = (w, h) if sideways else (h, w)
+        grain = rng.standard_normal((max(across // 4, 2), 6)).astype(np.float32)
+        grain = cv2.resize(grain, (along, across), interpolation=cv2.INTER_CUBIC)
+        desk *= (1 + 0.08 * (grain.T if sideways else grain))[..., None]
+    return desk
+
+
+def camera_homography(
+    rng: np.random.Generator, size: tuple[int, int], frame: tuple[int, int],
+    degrees: float, amount: float,
+) -> np.ndarray:  # fmt: skip
+    """3x3 from sheet to photo px: the sheet of ``size`` (w, h) turned ``degrees`` on the
+    desk, seen at an angle (each corner moved by up to ``amount`` of the size), whole and
+    with some desk around it in a ``frame`` (w, h)."""
+    w, h = size
+    corners = np.array([[0, 0], [w, 0], [w, h], [0, h]], np.float64)
+    a = math.radians(degrees)
+    # Counter-clockwise on the image, as cv2.getRotationMatrix2D turns.
+    turn = np.array([[math.cos(a), math.sin(a)], [-math.sin(a), math.cos(a)]])
+    moved = (corners - (w / 2, h / 2)) @ turn.T + rng.uniform(-amount, amount, (4, 2)) * (w, h)
+    # Shrink to fit if the corners stray out of frame, then place the sheet off center a bit.
+    edge = 0.015 * min(frame)
+    room = np.array(frame, np.float64) - 2 * edge
+    extent = moved.max(axis=0) - moved.min(axis=0)
+    moved *= min(1.0, float((room / extent).min()))
+    slack = room - (moved.max(axis=0) - moved.min(axis=0))
+    moved += edge + rng.uniform(0.2, 0.8, 2) * slack - moved.min(axis=0)
+    return cv2.getPerspectiveTransform(corners.astype(np.float32), moved.astype(np.float32))
+
+
+def on_desk(
+    rng: np.random.Generator, sheet: np.ndarray, spec: PageSpec
+) -> tuple[np.ndarray, np.ndarray]:
+    """The sheet (H, W, 3 reflectance) lying on a desk as a phone sees it.
+
+    Returns the scene's reflectance, larger than the sheet by a margin of desk and in a
+    phone's 3:4 frame or taller, and the 3x3 homography from sheet to scene px.
+    """
+    h, w = sheet.shape[:2]
+    margin = rng.uniform(0.04, 0.12)
+    frame_h = round(h * (1 + 2 * margin))
+    frame_w = round(max(w * (1 + 2 * margin), 0.75 * frame_h))
+    homography = camera_homography(
+        rng, (w, h), (frame_w, frame_h), spec.tilt_degrees, spec.perspective
+    )
+    flags = {"flags": cv2.INTER_LINEAR, "borderMode": cv2.BORDER_CONSTANT, "borderValue": 0}
+    paper = cv2.warpPerspective(sheet, homography, (frame_w, frame_h), **flags)
+    cover = cv2.warpPerspective(
+        np.ones((h, w), np.float32), homography, (frame_w, frame_h), **flags
+    )
+    desk = desk_surface(rng, (frame_h, frame_w))
+    # The sheet lifts a little off the desk and casts a soft shadow to one side.
+    dx, dy = rng.uniform(-0.006, 0.006, 2) * frame_h
+    drop = cv2.warpAffine(cover, np.float32([[1, 0, dx], [0, 1, dy]]), (frame_w, frame_h))
+    drop = cv2.GaussianBlur(drop, (0, 0), 0.006 * frame_h)
+    desk *= (1 - rng.uniform(0.2, 0.5) * drop)[..., None]
+    # Warping with a black border left the sheet premultiplied by its coverage.
+    return paper + desk * (1 - cover)[..., None], homography
+
+
 # --- pages --------------------------------------------------------------------------------
 
 
@@ -885,7 +982,8 @@ def make_page(spec: PageSpec, digits: np.ndarray, labels: np.ndarray) -> SynthPa
     Parameters
     ----------
     spec : how the page looks; the same spec always gives the same page
-    digits : (N, 28, 28) uint8, white ink on black
+    digits : (N, 28, 28) uint8, white ink on black; with ``spec.style == "script"`` the
+        digits are drawn instead and these go unused
     labels : (N,) digit classes 0-9
 
     Returns
@@ -895,7 +993,10 @@ def make_page(spec: PageSpec, digits: np.ndarray, labels: np.ndarray) -> SynthPa
     rng = np.random.default_rng(spec.seed)
     pools = digit_pools(np.asarray(labels))
     width, height, dpi, dh = spec.width, spec.height, spec.dpi, spec.digit_height_px
-    pad = tilt_padding(width, height, spec.tilt_degrees)
+    # A photographed sheet is turned on the desk, edges and all, by the camera's homography;
+    # a scanned one is turned inside the scan, which crops it.
+    sheet_tilt = 0.0 if spec.photo else spec.tilt_degrees
+    pad = tilt_padding(width, height, sheet_tilt)
     canvas_shape = (height + 2 * pad[1], width + 2 * pad[0])
 
     ruling, pitch, margin_x = rulings(spec, rng)
@@ -919,6 +1020,7 @@ def make_page(spec: PageSpec, digits: np.ndarray, labels: np.ndarray) -> SynthPa
         baselines = choose_baselines(rng, on_page, spec.n_lines, step)
         page_slope = 0.0
 
+    hand = random_hand(rng) if spec.style == "script" else None
     alpha = np.zeros(canvas_shape, np.float32)
     lines: list[str] = []
     line_marks: list[list[Placed]] = []
@@ -929,7 +1031,7 @@ def make_page(spec: PageSpec, digits: np.ndarray, labels: np.ndarray) -> SynthPa
         start = left + (mm(rng.uniform(0, 10), dpi) if rng.random() < 0.4 else 0.0)
         groups, marks = write_line(
             rng, spec, random_groups(rng), digits, pools,
-            start + pad[0], right + pad[0], baseline - lift + pad[1], slope,
+            start + pad[0], right + pad[0], baseline - lift + pad[1], slope, hand,
         )  # fmt: skip
         if not marks:
             continue
@@ -943,47 +1045,71 @@ def make_page(spec: PageSpec, digits: np.ndarray, labels: np.ndarray) -> SynthPa
     paper *= 1 - alpha[..., None] * (1 - ink_color(rng, spec.ink))
     draw_specks(rng, paper, spec.specks, dpi)
 
-    matrix = tilt_matrix(width, height, spec.tilt_degrees, pad)
+    matrix = tilt_matrix(width, height, sheet_tilt, pad)
     sheet = cv2.warpAffine(
         paper, matrix, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
     )
-    image = sheet * illumination(rng, height, width, spec.lighting, spec.shadow) * 255
+    if spec.photo:
+        scene, homography = on_desk(rng, sheet, spec)
+    else:
+        scene, homography = sheet, None
+    image_h, image_w = scene.shape[:2]
+    image = scene * illumination(rng, image_h, image_w, spec.lighting, spec.shadow) * 255
     if spec.blur > 0:
         image = cv2.GaussianBlur(image, (0, 0), spec.blur)
     image = np.clip(add_noise(rng, image, spec.noise), 0, 255).round().astype(np.uint8)
     if spec.jpeg_quality is not None:
         image = jpeg_roundtrip(image, spec.jpeg_quality)
 
-    boxes = [[box_after(matrix, m, width, height) for m in marks] for marks in line_marks]
+    if homography is None:
+        boxes = [[box_after(matrix, m, width, height) for m in marks] for marks in line_marks]
+    else:
+        to_image = homography @ np.vstack([matrix, [0.0, 0.0, 1.0]])
+        boxes = [
+            [box_through(to_image, m, image_w, image_h) for m in marks] for marks in line_marks
+        ]
     return SynthPage(image=image, lines=lines, digit_boxes=boxes, spec=spec)
 
 
 PAGE_SIZES_MM = {"A5": (148.0, 210.0), "A4": (210.0, 297.0)}
 
 
-def random_spec(rng: np.random.Generator, kind: str) -> PageSpec:
-    """A varied, realistic page on ``kind`` paper ("plain", "ruled" or "grid")."""
-    if kind not in PAPERS:
-        raise ValueError(f"kind must be one of {PAPERS}, got {kind!r}")
-    formats = [("A5", 200), ("A5", 300), ("A4", 200), ("A4", 300)]
+def random_spec(rng: np.random.Generator, kind: str, style: str = "mnist") -> PageSpec:
+    """A varied, realistic page: a scan of ``kind`` paper ("plain", "ruled" or "grid"), or
+    with ``kind="photo"`` a phone photo of any of them, written in ``style``.
+
+    For scans the fields drawn before the touching and broken digits are what they were
+    before those existed, so a generator state gives the same kind of page as it did.
+    """
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    if style not in STYLES:
+        raise ValueError(f"style must be one of {STYLES}, got {style!r}")
+    photo = kind == "photo"
+    paper = str(rng.choice(PAPERS)) if photo else kind
+    if photo:
+        # What phone apps keep of a page: an effective 150-250 dpi.
+        formats = [("A5", 180), ("A5", 250), ("A4", 150), ("A4", 200)]
+    else:
+        formats = [("A5", 200), ("A5", 300), ("A4", 200), ("A4", 300)]
     size, dpi = formats[rng.choice(len(formats), p=[0.35, 0.25, 0.2, 0.2])]
     w_mm, h_mm = PAGE_SIZES_MM[size]
     ink = str(rng.choice(INKS, p=[0.45, 0.35, 0.2]))
     pen_mm = {"blue": (0.3, 0.6), "black": (0.3, 0.7), "pencil": (0.3, 0.5)}[ink]
     # On 8-9 mm ruling people write small enough to use every line, most of the time.
-    digit_mm = (3.8, 5.4) if kind == "ruled" else (4.0, 6.5)
-    return PageSpec(
+    digit_mm = (3.8, 5.4) if paper == "ruled" else (4.0, 6.5)
+    spec = PageSpec(
         width=round(mm(w_mm, dpi)),
         height=round(mm(h_mm, dpi)),
         dpi=float(dpi),
-        paper=kind,
+        paper=paper,
         ink=ink,
         tilt_degrees=float(rng.uniform(-3, 3)),
         digit_height_px=mm(rng.uniform(*digit_mm), dpi),
         pen_width_px=mm(rng.uniform(*pen_mm), dpi),
         slant_degrees=float(np.clip(rng.normal(0, 5), -12, 12)),
         n_lines=int(rng.integers(4, 9)),
-        margin_line=kind == "ruled" and rng.random() < 0.7,
+        margin_line=paper == "ruled" and rng.random() < 0.7,
         lighting=float(rng.uniform(0, 0.3)),
         shadow=0.0 if rng.random() < 0.6 else float(rng.uniform(0.15, 0.5)),
         noise=float(rng.uniform(0.5, 5.0)),
@@ -991,6 +1117,26 @@ def random_spec(rng: np.random.Generator, kind: str) -> PageSpec:
         blur=float(rng.uniform(0, 1.0) * dpi / 200),
         jpeg_quality=None if rng.random() < 0.3 else int(rng.integers(60, 96)),
         seed=int(rng.integers(2**31)),
+    )
+    # About one pair of digits in twenty nearly touching, one digit in thirty broken.
+    spec = replace(
+        spec, style=style, touching=float(rng.uniform(0.02, 0.08)),
+        broken=float(rng.uniform(0.01, 0.05)),
+    )  # fmt: skip
+    if not photo:
+        return spec
+    # A phone held over a desk: the sheet turned further, perspective, light from a lamp or
+    # window with the phone's shadow more often than not, a small noisy sensor, always JPEG.
+    return replace(
+        spec,
+        photo=True,
+        tilt_degrees=float(rng.uniform(-4, 4)),
+        perspective=float(rng.uniform(0.01, 0.08)),
+        lighting=float(rng.uniform(0.15, 0.45)),
+        shadow=0.0 if rng.random() < 0.4 else float(rng.uniform(0.2, 0.55)),
+        noise=float(rng.uniform(2.0, 6.0)),
+        blur=float(rng.uniform(0.4, 1.4) * dpi / 200),
+        jpeg_quality=int(rng.integers(55, 91)),
     )
 
 

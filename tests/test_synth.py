@@ -4,21 +4,31 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
+from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
 from benchmarks.synth import (
+    GLYPHS,
     PAPERS,
+    SCRIPT_SIZE,
     PageSpec,
+    break_stroke,
+    glyph_strokes,
     make_page,
+    random_hand,
     random_spec,
     render_digit,
+    script_digit,
     write_page,
 )
 from notes_ocr.errors import DataError
 from notes_ocr.mnist import load_mnist
+from notes_ocr.normalize import fit_to_mnist
+
+ROOT = Path(__file__).resolve().parent.parent
 
 # Small pages (A5 at 150 dpi) keep the tests quick.
 SMALL = PageSpec(width=874, height=1240, dpi=150.0, digit_height_px=30, pen_width_px=3.0)
@@ -56,6 +66,10 @@ SPECS = [
     {"paper": "grid", "ink": "pencil", "tilt_degrees": -2.5, "noise": 4.0, "seed": 3},
     {"paper": "plain", "ink": "blue", "tilt_degrees": 3.0, "lighting": 0.3, "shadow": 0.4,
      "blur": 0.8, "jpeg_quality": 70, "seed": 4},
+    {"paper": "ruled", "ink": "black", "style": "script", "margin_line": True, "seed": 21},
+    {"paper": "grid", "ink": "pencil", "style": "script", "touching": 0.5, "broken": 0.5,
+     "tilt_degrees": 1.0, "seed": 22},
+    {"paper": "plain", "ink": "blue", "touching": 0.5, "broken": 0.5, "seed": 23},
 ]  # fmt: skip
 
 
@@ -165,13 +179,189 @@ def test_random_spec_is_valid() -> None:
         assert spec.width < spec.height
         assert abs(spec.tilt_degrees) <= 3
         assert spec.pen_width_px < 0.2 * spec.digit_height_px
+        assert spec.style == "mnist" and not spec.photo
+        # Some digits nearly touch and some strokes break, but not many.
+        assert 0 < spec.touching <= 0.1 and 0 < spec.broken <= 0.1
     assert random_spec(np.random.default_rng(1), "grid") == random_spec(
         np.random.default_rng(1), "grid"
     )
     with pytest.raises(ValueError):
         random_spec(rng, "dotted")
     with pytest.raises(ValueError):
+        random_spec(rng, "plain", style="gothic")
+    with pytest.raises(ValueError):
         PageSpec(ink="red")
+    with pytest.raises(ValueError):
+        PageSpec(style="copperplate")
+    with pytest.raises(ValueError):
+        PageSpec(touching=1.5)
+
+
+def test_random_spec_photo_and_script() -> None:
+    rng = np.random.default_rng(0)
+    photos = [random_spec(rng, "photo") for _ in range(12)]
+    assert all(spec.photo and spec.jpeg_quality is not None for spec in photos)
+    assert {spec.paper for spec in photos} == set(PAPERS)
+    assert all(abs(spec.tilt_degrees) <= 4 and spec.perspective <= 0.08 for spec in photos)
+    for kind in (*PAPERS, "photo"):
+        spec = random_spec(rng, kind, style="script")
+        assert spec.style == "script" and spec.photo == (kind == "photo")
+    # The scan fields are drawn first: asking for the script hand changes nothing else.
+    mnist_spec = random_spec(np.random.default_rng(5), "ruled")
+    script_spec = random_spec(np.random.default_rng(5), "ruled", style="script")
+    assert replace(script_spec, style="mnist") == mnist_spec
+
+
+def test_examples_are_unchanged() -> None:
+    # The committed example pages come from make_page; the lossless one must come out the
+    # same to the pixel, whatever was added to the generator since.
+    example = ROOT / "examples" / "plain_black.png"
+    if not example.exists():
+        pytest.skip("examples/plain_black.png not present")
+    from examples.make_examples import EXAMPLES
+
+    data = load_mnist()
+    spec = next(spec for name, spec, _ in EXAMPLES if name == example.name)
+    page = make_page(spec, data.x_test, data.y_test)
+    assert np.array_equal(page.image, cv2.imread(str(example)))
+
+
+# --- the second hand ----------------------------------------------------------------------
+
+
+def test_glyphs_cover_every_digit() -> None:
+    assert sorted(GLYPHS) == list(range(10))
+    for forms in GLYPHS.values():
+        for form in forms:
+            strokes = glyph_strokes(form)
+            assert strokes and all(strokes)
+            for piece in (piece for stroke in strokes for piece in stroke):
+                assert piece.shape[1] == 2 and len(piece) >= 2
+                assert piece.min() >= 0 and piece.max() <= 1
+
+
+def test_script_digits_vary_and_are_not_mnist(mnist) -> None:
+    rng = np.random.default_rng(0)
+    drawn, labels = [], []
+    for _ in range(3):
+        hand = random_hand(rng)
+        for label in range(10):
+            first, second = script_digit(rng, hand, label), script_digit(rng, hand, label)
+            assert first.shape == (SCRIPT_SIZE, SCRIPT_SIZE) and first.dtype == np.uint8
+            assert first.max() == 255 and first[0].max() == 0  # white ink, room at the edge
+            # The same writer never writes the same digit twice exactly alike.
+            assert np.abs(first.astype(int) - second).mean() > 2
+            drawn += [first, second]
+            labels += [label, label]
+    again = np.random.default_rng(0)
+    assert np.array_equal(script_digit(again, random_hand(again), 0), drawn[0])
+
+    # Compared the same way as MNIST (cut, fit to 20x20, centered), none is an MNIST test
+    # digit: a copied one would be nearly 0 away; real neighbours are about 0.2 apart.
+    def flat(images: list[np.ndarray]) -> np.ndarray:
+        return np.stack([fit_to_mnist(i > 127) for i in images]).reshape(len(images), -1) / 255
+
+    ours, theirs = flat(drawn), flat(list(mnist.x_test))
+    squared = (ours**2).sum(1)[:, None] + (theirs**2).sum(1)[None] - 2 * ours @ theirs.T
+    nearest = np.sqrt(np.maximum(squared.min(axis=1), 0) / ours.shape[1])
+    assert nearest.min() > 0.08
+
+
+def test_script_digits_read_as_their_labels() -> None:
+    # A check on GLYPHS, not on the model: a model that reads MNIST well reads nearly all
+    # of these as the digit they are meant to be.
+    from notes_ocr.normalize import normalize_blob
+    from notes_ocr.recognizer import Recognizer
+
+    try:
+        recognizer = Recognizer.load()
+    except (OSError, DataError) as exc:
+        pytest.skip(f"no model: {exc}")
+    rng = np.random.default_rng(1)
+    images, labels = [], []
+    for _ in range(10):
+        hand = random_hand(rng)
+        for label in range(10):
+            coverage = render_digit(script_digit(rng, hand, label), 40, pen_width_px=4)
+            images.append(normalize_blob(coverage > 0.5))
+            labels.append(label)
+    predicted, _ = recognizer.classify(np.stack(images))
+    assert (predicted == np.array(labels)).mean() >= 0.85
+
+
+def test_script_page_differs_from_mnist_page(mnist) -> None:
+    plain = render(mnist, paper="plain", noise=0.5, seed=24)
+    script = render(mnist, paper="plain", noise=0.5, style="script", seed=24)
+    assert script.lines and not np.array_equal(plain.image, script.image)
+
+
+# --- touching and broken digits -----------------------------------------------------------
+
+
+def test_touching_digits_are_snug(mnist) -> None:
+    # Untilted, the boxes are where the digits were placed: inside a group each digit starts
+    # at most a pixel after the one before it ends, often inside its box.
+    snug = 0
+    for seed in range(3):
+        page = render(mnist, paper="plain", touching=1.0, seed=seed)
+        for text, boxes in zip(page.lines, page.digit_boxes, strict=True):
+            groups = text.split()
+            new_group = [i > 0 and j == 0 for i, g in enumerate(groups) for j in range(len(g))]
+            for (x0, _, w0, _), (x1, _, _, _), starts in zip(
+                boxes[:-1], boxes[1:], new_group[1:], strict=True
+            ):
+                if not starts:
+                    assert x0 < x1 <= x0 + w0 + 1
+                    snug += 1
+    assert snug > 20
+
+
+def test_break_stroke_cuts_a_stroke() -> None:
+    bar = np.zeros((60, 20), np.float32)
+    bar[5:55, 7:13] = 1.0  # a vertical stroke 6 px wide, like a 1
+    for seed in range(5):
+        broken = break_stroke(np.random.default_rng(seed), bar, 2.5)
+        pieces, _ = cv2.connectedComponents((broken > 0.5).astype(np.uint8))
+        assert pieces - 1 == 2
+        erased = bar.sum() - broken.sum()
+        assert 0.03 * bar.sum() < erased < 0.15 * bar.sum()
+        assert broken.min() >= 0 and broken.max() <= 1
+
+
+# --- phone photos -------------------------------------------------------------------------
+
+PHOTOS = [
+    {"paper": "ruled", "ink": "blue", "margin_line": True, "tilt_degrees": 3.0,
+     "perspective": 0.08, "seed": 31},
+    {"paper": "grid", "ink": "pencil", "style": "script", "tilt_degrees": -4.0,
+     "perspective": 0.05, "lighting": 0.3, "shadow": 0.4, "jpeg_quality": 70, "seed": 32},
+    {"paper": "plain", "ink": "black", "perspective": 0.0, "blur": 1.0, "noise": 5.0,
+     "seed": 33},
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("changes", PHOTOS)
+def test_photo_truth_lines_and_boxes(mnist, changes) -> None:
+    page = render(mnist, photo=True, **changes)
+    again = render(mnist, photo=True, **changes)
+    assert np.array_equal(page.image, again.image) and page.digit_boxes == again.digit_boxes
+    h, w = page.image.shape[:2]
+    # The sheet lies on a desk: the frame is larger, and its corners are desk, darker.
+    assert h > SMALL.height and w > SMALL.width
+    g = gray(page)
+    corners = [g[:8, :8], g[:8, -8:], g[-8:, :8], g[-8:, -8:]]
+    paper = np.median(g[h // 3 : 2 * h // 3, w // 3 : 2 * w // 3])
+    assert max(np.median(c) for c in corners) < 0.8 * paper
+    assert 1 <= len(page.lines) == len(page.digit_boxes)
+    for text, boxes in zip(page.lines, page.digit_boxes, strict=True):
+        assert LINE_FORMAT.fullmatch(text), text
+        assert len(boxes) == len(text.replace(" ", ""))
+        for x, y, bw, bh in boxes:
+            assert 0 <= x and 0 <= y and bw > 0 and bh > 0
+            assert x + bw <= w and y + bh <= h
+            # The digit is in its box: ink well below the paper around it.
+            around = g[max(y - bh, 0) : y + 2 * bh, max(x - bw, 0) : x + 2 * bw]
+            assert g[y : y + bh, x : x + bw].min() < 0.75 * np.median(around), (text, x, y)
 
 
 def test_write_page(mnist, tmp_path) -> None:
