@@ -13,6 +13,8 @@ import numpy as np
 # The sheet must cover at least this share of the frame to be taken for the page: smaller
 # bright shapes are sticky notes, screens or the desk itself.
 MIN_SHEET_AREA = 0.2
+# How far inside its outline the sheet is cut out (a share of the way to its centre).
+SHEET_INSET = 0.015
 # Working size for the search; the corners are scaled back to the full image.
 SEARCH_SIDE = 800
 
@@ -21,51 +23,71 @@ def find_sheet(grey: np.ndarray) -> np.ndarray | None:
     """The corners of the sheet of paper in a photo, or None when there is no clear sheet.
 
     Returns a (4, 2) float32 array: top-left, top-right, bottom-right, bottom-left, in the
-    image's pixels. None for a scan (the paper fills the frame and touches every edge), or
-    when the brightest region is not a plausible four-cornered sheet.
+    image's pixels. None for a scan (the paper fills the frame), or when nothing in the frame
+    is a plausible four-cornered sheet, clearly brighter than what surrounds it.
+
+    Two outlines are tried: the sheet's edge as found by Canny (robust to light falling off
+    across the paper), then the bright region by Otsu's threshold (robust to a textured
+    desk); the larger plausible sheet wins.
     """
     height, width = grey.shape
     scale = min(1.0, SEARCH_SIDE / max(height, width))
     small = cv2.resize(grey, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
     small = cv2.GaussianBlur(small, (5, 5), 0)
+    close = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (15, 15))
+    edges = cv2.dilate(cv2.Canny(small, 30, 100), np.ones((3, 3), np.uint8))
     _, bright = cv2.threshold(small, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     # Close the writing and rulings into the paper, so the sheet is one solid shape.
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (15, 15))
-    bright = cv2.morphologyEx(bright, cv2.MORPH_CLOSE, kernel)
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(bright, connectivity=4)
-    if count <= 1:
+    bright = cv2.morphologyEx(bright, cv2.MORPH_CLOSE, close)
+    best, best_area = None, 0.0
+    for outline in (edges, bright):
+        contours, _ = cv2.findContours(outline, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+        if not contours:
+            continue
+        corners = quadrilateral(max(contours, key=cv2.contourArea))
+        if corners is not None and plausible_sheet(small, corners):
+            area = cv2.contourArea(corners)
+            if area > best_area:
+                best, best_area = corners, area
+    if best is None:
         return None
-    largest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
-    x, y, w, h, area = stats[largest]
-    small_h, small_w = small.shape
-    if area < MIN_SHEET_AREA * small_h * small_w:
-        return None
-    # A photo of a sheet shows the desk all round it. Paper that reaches the frame's edges is
-    # a scan or a close-up: nothing to find, and a shadow must not be taken for a desk.
-    edge = 0.01 * max(small_h, small_w)
-    if x <= edge or y <= edge or x + w >= small_w - edge or y + h >= small_h - edge:
-        return None
-    contours, _ = cv2.findContours(
-        (labels == largest).astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE
-    )
-    hull = cv2.convexHull(max(contours, key=cv2.contourArea))
+    # Step just inside the outline: a sliver of dark desk along the sheet's edge would read
+    # as a ruling or a row of 1s.
+    centre = best.mean(axis=0)
+    inset = best + (centre - best) * SHEET_INSET
+    return order_corners(inset) / scale
+
+
+def quadrilateral(contour: np.ndarray) -> np.ndarray | None:
+    """Four corners that describe a contour's convex hull closely, or None."""
+    hull = cv2.convexHull(contour)
     perimeter = cv2.arcLength(hull, True)
-    corners = None
     for epsilon in (0.01, 0.02, 0.03, 0.05):
         approx = cv2.approxPolyDP(hull, epsilon * perimeter, True)
         if len(approx) == 4:
             corners = approx.reshape(4, 2).astype(np.float32)
-            break
-    if corners is None:
-        return None
-    # A sheet seen at an angle still fills most of its hull's bounding quadrilateral.
-    if cv2.contourArea(corners) < 0.85 * cv2.contourArea(hull):
-        return None
-    # The desk must be clearly darker than the paper, not just a little shadowed.
-    sheet = labels == largest
-    if small[~sheet].mean() > 0.8 * small[sheet].mean():
-        return None
-    return order_corners(corners) / scale
+            # A sheet seen at an angle still fills nearly all of its hull.
+            if cv2.contourArea(corners) >= 0.9 * cv2.contourArea(hull):
+                return corners
+            return None
+    return None
+
+
+def plausible_sheet(small: np.ndarray, corners: np.ndarray) -> bool:
+    """Large, clear of the frame's edges, and clearly brighter than its surroundings."""
+    small_h, small_w = small.shape
+    if cv2.contourArea(corners) < MIN_SHEET_AREA * small_h * small_w:
+        return False
+    # A photo of a sheet shows the desk all round it. Paper that reaches the frame's edges is
+    # a scan or a close-up: nothing to flatten, and a shadow must not be taken for a desk.
+    edge = 0.01 * max(small_h, small_w)
+    xs, ys = corners[:, 0], corners[:, 1]
+    if xs.min() <= edge or ys.min() <= edge or xs.max() >= small_w - edge:
+        return False
+    if ys.max() >= small_h - edge:
+        return False
+    inside = cv2.fillConvexPoly(np.zeros_like(small), corners.astype(np.int32), 1).astype(bool)
+    return bool(small[~inside].mean() < 0.8 * small[inside].mean())
 
 
 def order_corners(points: np.ndarray) -> np.ndarray:
