@@ -154,46 +154,29 @@ def hysteresis(image: np.ndarray, low: float, high: float) -> np.ndarray:
     return strong[labels]
 
 
-def remove_rulings(mask: np.ndarray, darkness: np.ndarray, min_length: int) -> np.ndarray:
-    """Remove horizontal and vertical lines at least ``min_length`` long from an ink mask.
+def remove_rulings(darkness: np.ndarray, min_length: int) -> np.ndarray:
+    """Take the ruled and grid lines out of a darkness image, leaving the ink.
 
-    Where a digit's stroke crosses a line, the line's pixels between the stroke's two sides
-    are put back, so the digit is not cut in two.
+    A printed line is a layer under the ink: where a stroke crosses it, the two darken the
+    paper together, ``d = 1 - (1 - ink)(1 - line)``. The line layer is what survives a grey
+    opening with a straight kernel ``min_length`` long (no stroke of a digit is that long),
+    horizontal and vertical; dividing it out as the lighting was leaves the strokes whole
+    where they cross the lines, with nothing to cut and mend.
     """
-    faint = (darkness > 0.06).astype(np.uint8)
-    out = mask.copy()
+    layer = np.zeros_like(darkness)
     for horizontal in (True, False):
-        kernel_shape = (min_length, 1) if horizontal else (1, min_length)
-        kernel = cv2.getStructuringElement(cv2.MORPH_RECT, kernel_shape)
-        # A thin line left a fraction of a degree off level steps from one pixel row to the
-        # next: thicken across it first, so one long run of the kernel still fits.
-        across = np.ones((5, 1) if horizontal else (1, 5), np.uint8)
-        lines = cv2.morphologyEx(cv2.dilate(faint, across), cv2.MORPH_OPEN, kernel) & faint
-        if not lines.any():
-            continue
-        lines = cv2.dilate(lines, np.ones((3, 3), np.uint8)).astype(bool)
-        # Ink drawn over a pale line is darker than the line itself: keep it.
-        line_level = float(np.median(darkness[lines]))
-        over_line = darkness > line_level + 0.25
-        out &= ~lines | over_line
-        thickness = line_thickness(lines, horizontal)
-        bridge_shape = (1, thickness + 4) if horizontal else (thickness + 4, 1)
-        bridge = cv2.getStructuringElement(cv2.MORPH_RECT, bridge_shape)
-        bridged = cv2.morphologyEx(out.astype(np.uint8), cv2.MORPH_CLOSE, bridge).astype(bool)
-        out |= lines & bridged
-    return out
-
-
-def line_thickness(lines: np.ndarray, horizontal: bool) -> int:
-    """Typical thickness in pixels of the lines in a mask of straight lines."""
-    runs = lines.sum(axis=0 if horizontal else 1)
-    count = (np.diff(lines.astype(np.int8), axis=0 if horizontal else 1) == 1).sum(
-        axis=0 if horizontal else 1
-    )
-    valid = count > 0
-    if not valid.any():
-        return 1
-    return max(1, int(np.median(runs[valid] / count[valid])))
+        along = (min_length, 1) if horizontal else (1, min_length)
+        # A line left a fraction of a degree off level, or bent by a photo's perspective,
+        # steps between pixel rows: widen it across by two pixels each side first, so a
+        # straight kernel still fits along it (page benchmark CER 7.5% at one, 7.0% at two).
+        across = (1, 5) if horizontal else (5, 1)
+        widened = cv2.dilate(darkness, cv2.getStructuringElement(cv2.MORPH_RECT, across))
+        lines = cv2.morphologyEx(
+            widened, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, along)
+        )
+        np.maximum(layer, lines, out=layer)
+    layer = np.minimum(layer, 0.95)
+    return np.clip((darkness - layer) / (1.0 - layer), 0.0, 1.0)
 
 
 def typical_height(heights: np.ndarray, areas: np.ndarray, min_area: int) -> float:
@@ -225,9 +208,9 @@ def segment_page(grey: np.ndarray, judge: Judge | None = None) -> Segmentation:
     skew = estimate_skew(darkness)
     darkness, rotation = rotate(darkness, skew)
     to_work = np.vstack([rotation, [0, 0, 1]]) @ to_work
-    mask = binarize(darkness)
     # Rulings run across the page; a digit is far shorter than an eighth of the page.
-    mask = remove_rulings(mask, darkness, min_length=max(mask.shape) // 8)
+    darkness = remove_rulings(darkness, min_length=max(darkness.shape) // 8)
+    mask = binarize(darkness)
     return Segmentation(blobs=find_blobs(mask, judge), to_work=to_work, skew_degrees=skew)
 
 
