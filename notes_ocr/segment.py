@@ -33,6 +33,9 @@ WORK_SIDE = 2600
 # asks it when it cannot tell from shape alone whether a wide blob is one digit or several.
 Judge = Callable[[list[np.ndarray]], np.ndarray]
 
+# A blob at least this many times as wide as tall may hold several digits.
+SPLIT_WIDTH = 1.15
+
 
 @dataclass(frozen=True)
 class Blob:
@@ -322,24 +325,35 @@ def looks_like_digit(blob: Blob, digit_height: float) -> bool:
 def split_wide(blob: Blob, digit_height: float, judge: Judge | None = None) -> list[Blob]:
     """Split a blob wider than one digit into the digits it holds, if it holds several.
 
-    For 2 and 3 pieces, cuts go at the columns with the least ink near the evenly spaced
-    positions, where touching digits meet at a thin join. A split whose pieces are not all
-    digit-sized (the long bar of a 5 is not a digit) is never taken. With a ``judge``, the
-    classifier's confidence decides between the whole blob and the splits (geometric mean
-    over pieces); without one, the blob stays whole.
+    Two-way splits are tried at several columns: the thinnest one near the middle, where
+    touching digits often meet at a thin join, and evenly spaced ones across the middle
+    third, for slanted digits that overlap. Three-way splits cut at the thinnest columns
+    near the thirds. A split whose pieces are not all digit-sized (the long bar of a 5 is
+    not a digit) is never taken. With a ``judge``, the classifier's confidence decides
+    between the whole blob and the splits (geometric mean over pieces); without one, the
+    blob stays whole.
     """
-    if blob.w < 1.15 * blob.h:
+    if blob.w < SPLIT_WIDTH * blob.h or judge is None:
         return [blob]
+    profile = blob.mask.sum(axis=0)
+    middle = slice(int(0.3 * blob.w), int(0.7 * blob.w))
+    two_way = {middle.start + int(np.argmin(profile[middle]))}
+    two_way.update(int(f * blob.w) for f in (0.35, 0.42, 0.5, 0.58, 0.65))
+    cut_sets = [[cut] for cut in sorted(two_way)]
+    if blob.w >= 1.65 * blob.h:
+        thirds = []
+        for centre in (blob.w / 3, 2 * blob.w / 3):
+            lo, hi = int(centre - 0.1 * blob.w), int(centre + 0.1 * blob.w)
+            thirds.append(lo + int(np.argmin(profile[lo:hi])))
+        cut_sets.append(thirds)
     options = [[blob]]
-    for pieces in (2, 3):
-        if blob.w < 0.55 * blob.h * pieces:
-            break
-        parts = cut_columns(blob, pieces)
-        if len(parts) == pieces and all(
+    for cuts in cut_sets:
+        parts = cut_at(blob, cuts)
+        if len(parts) == len(cuts) + 1 and all(
             part.h >= 0.5 * digit_height and part.w >= 0.12 * digit_height for part in parts
         ):
             options.append(parts)
-    if len(options) == 1 or judge is None:
+    if len(options) == 1:
         return [blob]
     scores = judge([part.mask for option in options for part in option])
     best, best_score, start = options[0], -np.inf, 0
@@ -353,23 +367,13 @@ def split_wide(blob: Blob, digit_height: float, judge: Judge | None = None) -> l
     return best
 
 
-def cut_columns(blob: Blob, pieces: int) -> list[Blob]:
-    """Cut a blob into ``pieces`` at the thinnest columns near the even split points."""
-    profile = blob.mask.sum(axis=0).astype(float)
-    cuts = [0]
-    for k in range(1, pieces):
-        centre = k * blob.w / pieces
-        lo = int(max(cuts[-1] + 1, centre - 0.3 * blob.w / pieces))
-        hi = int(min(blob.w - 1, centre + 0.3 * blob.w / pieces))
-        if hi <= lo:
-            return [blob]
-        cuts.append(lo + int(np.argmin(profile[lo:hi])))
-    cuts.append(blob.w)
+def cut_at(blob: Blob, cuts: list[int]) -> list[Blob]:
+    """Cut a blob at the given columns into pieces, each cropped to its ink."""
     out = []
-    for left, right in pairwise(cuts):
+    for left, right in pairwise([0, *cuts, blob.w]):
         part = blob.mask[:, left:right]
         rows = np.flatnonzero(part.any(axis=1))
-        if rows.size == 0:
+        if right - left < 1 or rows.size == 0:
             continue
         top, bottom = rows[0], rows[-1] + 1
         out.append(Blob(blob.x + left, blob.y + top, right - left, bottom - top,
