@@ -1,0 +1,25 @@
+"""The benchmark's scores: edit distance and the page rates built on it."""
+
+import pytest
+
+from benchmarks.metrics import Score, levenshtein
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "distance"),
+    [("", "", 0), ("123", "123", 0), ("123", "", 3), ("", "45", 2), ("1234", "1224", 1),
+     ("12 34", "1234", 1), ("0142", "1420", 2), ("kitten", "sitting", 3)],
+)
+def test_levenshtein(a, b, distance):
+    assert levenshtein(a, b) == distance == levenshtein(b, a)
+
+
+def test_score_rates_over_pages():
+    score = Score()
+    score.add(["12 03", "555"], ["12 03", "556"])  # one wrong digit
+    score.add([], ["7"])  # a page read as blank
+    assert score.char_errors == 2 and score.chars == len("12 03\n556") + 1
+    assert score.digit_errors == 2 and score.digits == 8
+    assert score.lines_exact == 1 and score.lines == 3
+    assert score.pages_exact == 0 and score.pages == 2
+    assert score.cer == pytest.approx(2 / 10)
