@@ -18,8 +18,10 @@ from notes_ocr.errors import InputError, UndecodableImage, UnreadableFile
 
 # What a folder walk picks up; a file named on the command line is read whatever its name.
 IMAGE_SUFFIXES = frozenset(
-    {".jpg", ".jpeg", ".jpe", ".png", ".tif", ".tiff", ".bmp", ".dib", ".webp"}
+    {".jpg", ".jpeg", ".jpe", ".png", ".tif", ".tiff", ".bmp", ".dib", ".webp", ".pdf"}
 )
+# PDF pages are rendered at the resolution of a good scan.
+PDF_DPI = 300
 
 # Leading bytes of the formats we decode, so a file's content, not its name, decides.
 MAGIC = {
@@ -28,6 +30,7 @@ MAGIC = {
     b"II*\x00": "tiff",
     b"MM\x00*": "tiff",
     b"BM": "bmp",
+    b"%PDF-": "pdf",
 }
 
 
@@ -94,7 +97,11 @@ def decode(data: bytes, path: Path) -> list[tuple[int, np.ndarray]]:
         raise UndecodableImage(f"{path}: empty file")
     kind = sniff_format(data)
     if kind is None:
-        raise UndecodableImage(f"{path}: not a supported image (JPEG, PNG, TIFF, BMP, WebP)")
+        raise UndecodableImage(
+            f"{path}: not a supported image or PDF (JPEG, PNG, TIFF, BMP, WebP, PDF)"
+        )
+    if kind == "pdf":
+        return render_pdf(data, path)
     buffer = np.frombuffer(data, np.uint8)
     if kind == "tiff":
         ok, frames = cv2.imdecodemulti(buffer, cv2.IMREAD_UNCHANGED)
@@ -107,6 +114,31 @@ def decode(data: bytes, path: Path) -> list[tuple[int, np.ndarray]]:
     if not images or any(image is None or image.size == 0 for image in images):
         raise UndecodableImage(f"{path}: cannot decode {kind.upper()} (truncated or corrupt)")
     return [(number, to_grey(image)) for number, image in enumerate(images, start=1)]
+
+
+def render_pdf(data: bytes, path: Path, dpi: int = PDF_DPI) -> list[tuple[int, np.ndarray]]:
+    """Render every page of a PDF to grey at ``dpi``.
+
+    pypdfium2 is imported here, not at start-up: most batches hold no PDF at all.
+    """
+    import pypdfium2 as pdfium
+
+    try:
+        document = pdfium.PdfDocument(data)
+    except pdfium.PdfiumError as exc:
+        reason = str(exc).split(":", 1)[-1].strip() or "damaged"
+        raise UndecodableImage(f"{path}: cannot open PDF ({reason})") from None
+    try:
+        if len(document) == 0:
+            raise UndecodableImage(f"{path}: PDF has no pages")
+        pages = []
+        for number, page in enumerate(document, start=1):
+            bitmap = page.render(scale=dpi / 72, grayscale=True)
+            image = bitmap.to_numpy()
+            pages.append((number, to_grey(image)))
+        return pages
+    finally:
+        document.close()
 
 
 def to_grey(image: np.ndarray) -> np.ndarray:

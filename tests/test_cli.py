@@ -192,3 +192,17 @@ def test_min_confidence_marks_doubtful_digits_and_keeps_the_line_shape(capsys):
     assert any("?" in line["text"] for line in marked["lines"])
     with pytest.raises(SystemExit):
         main([*args[:-1], "1.5", str(GOOD)])
+
+
+def test_a_pdf_of_a_page_reads_like_the_page(tmp_path, capsys):
+    import cv2
+    from test_sources import make_pdf
+
+    page = cv2.imread(str(GOOD))
+    make_pdf(tmp_path / "scan.pdf", [page, page])
+    assert main(["scan", "--format", "jsonl", str(GOOD), str(tmp_path / "scan.pdf")]) == 0
+    image, first, second = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert (first["page"], second["page"]) == (1, 2)
+    texts = [line["text"] for line in image["lines"]]
+    assert [line["text"] for line in first["lines"]] == texts
+    assert [line["text"] for line in second["lines"]] == texts

@@ -83,3 +83,30 @@ def test_folder_walk_is_recursive_sorted_and_skips_other_files(tmp_path):
         (tmp_path / name).write_bytes(b"x")
     found = [p.relative_to(tmp_path).as_posix() for p in list_inputs([tmp_path])]
     assert found == ["a/z.JPG", "b.png", "c.tiff"]
+
+
+def make_pdf(path: Path, pages: list[np.ndarray]) -> None:
+    """A PDF holding each image as a page, the way scanners save to PDF (via Pillow)."""
+    from PIL import Image
+
+    images = [Image.fromarray(cv2.cvtColor(page, cv2.COLOR_BGR2RGB)) for page in pages]
+    images[0].save(path, save_all=True, append_images=images[1:], resolution=150)
+
+
+def test_pdf_pages_render_in_order(tmp_path, page_bgr):
+    path = tmp_path / "notes.pdf"
+    make_pdf(path, [page_bgr, 255 - page_bgr])
+    pages = read_pages(path)
+    assert [page.page for page in pages] == [1, 2]
+    # 500 px at 150 dpi rendered at 300 dpi: twice the size.
+    assert abs(pages[0].image.shape[1] - 2 * page_bgr.shape[1]) <= 2
+    assert pages[0].image.mean() > pages[1].image.mean()
+
+
+def test_damaged_pdf_is_one_clear_line(tmp_path, page_bgr):
+    path = tmp_path / "broken.pdf"
+    make_pdf(path, [page_bgr])
+    path.write_bytes(path.read_bytes()[:200])
+    with pytest.raises(UndecodableImage, match="cannot open PDF") as info:
+        read_pages(path)
+    assert str(path) in str(info.value) and "\n" not in str(info.value)
