@@ -1,16 +1,18 @@
 """Page image -> single handwritten digit blobs.
 
-The stages, each a function over plain arrays:
+The stages, in the order ``segment_page`` runs them, each a function over plain arrays:
 
-1. ``ink_darkness``: divide out the paper's uneven lighting, so shadows and gradients vanish
+1. ``flatten.find_sheet`` / ``flatten_sheet``: in a phone photo, cut the sheet out of the
+   desk and undo its perspective.
+2. ``ink_darkness``: divide out the paper's uneven lighting, so shadows and gradients vanish
    and what is left is how much darker than its paper each pixel is.
-2. ``estimate_skew`` / ``rotate``: make the writing (and any ruling) horizontal.
-3. ``binarize``: hysteresis threshold, so faint pencil joined to firm strokes survives while
+3. ``estimate_skew`` / ``rotate``: make the writing (and any ruling) horizontal.
+4. ``remove_rulings``: divide out the long straight lines of ruled and grid paper as a layer
+   under the ink, so strokes that cross them stay whole.
+5. ``binarize``: hysteresis threshold, so faint pencil joined to firm strokes survives while
    isolated paper noise does not.
-4. ``remove_rulings``: drop the long straight lines of ruled and grid paper, keeping ink where
-   a stroke crosses them.
-5. ``find_blobs``: connected components, specks and non-digit marks dropped, broken digits
-   merged, touching digits split.
+6. ``find_blobs``: connected components, specks and non-digit marks dropped, broken digits
+   merged, touching digits split; the classifier (a ``Judge``) settles the doubtful cases.
 """
 
 from __future__ import annotations
