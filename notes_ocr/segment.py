@@ -35,6 +35,9 @@ WORK_SIDE = 2600
 # asks it when it cannot tell from shape alone whether a wide blob is one digit or several.
 Judge = Callable[[list[np.ndarray]], np.ndarray]
 
+# Rulings are thinner than this (px on the working page, once widened against tilt).
+MAX_RULING_WIDTH = 15
+
 # A blob at least this many times as wide as tall may hold several digits.
 SPLIT_WIDTH = 1.15
 
@@ -69,13 +72,14 @@ def ink_darkness(grey: np.ndarray) -> np.ndarray:
     """How much darker than the local paper each pixel is: float32 in [0, 1], 0 = paper.
 
     The paper's brightness is estimated by a grey-level closing (which erases strokes thinner
-    than the kernel) followed by a wide median, at a fraction of the resolution because
-    lighting varies slowly. Dividing by it flattens shadows, gradients and tinted paper.
+    than the kernel, a twentieth of the page: even a marker on a close-up) followed by a
+    wide median, at a fraction of the resolution because lighting varies slowly. Dividing
+    by it flattens shadows, gradients and tinted paper.
     """
     height, width = grey.shape
     small_scale = min(1.0, 400 / max(height, width))
     small = cv2.resize(grey, None, fx=small_scale, fy=small_scale, interpolation=cv2.INTER_AREA)
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (9, 9))
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (21, 21))
     paper = cv2.morphologyEx(small, cv2.MORPH_CLOSE, kernel)
     paper = cv2.medianBlur(paper, 15)
     paper = cv2.resize(paper, (width, height), interpolation=cv2.INTER_LINEAR)
@@ -178,6 +182,12 @@ def remove_rulings(darkness: np.ndarray, min_length: int) -> np.ndarray:
         widened = cv2.dilate(darkness, cv2.getStructuringElement(cv2.MORPH_RECT, across))
         lines = cv2.morphologyEx(
             widened, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, along)
+        )
+        # Printed lines are thin. What is long and thick is a stroke of a digit written
+        # larger than an eighth of the page (a close-up photo): keep that as ink.
+        thick = (1, MAX_RULING_WIDTH) if horizontal else (MAX_RULING_WIDTH, 1)
+        lines -= cv2.morphologyEx(
+            lines, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, thick)
         )
         np.maximum(layer, lines, out=layer)
     layer = np.minimum(layer, 0.95)

@@ -75,3 +75,20 @@ def test_scan_of_an_array_and_a_missing_path(mnist):
     assert record.source == "<array>" and len(record.lines) == len(page.lines)
     with pytest.raises(InputError, match="no such file"):
         scan("/no/such/folder")
+
+
+def test_close_up_of_large_digits_keeps_their_long_strokes(mnist):
+    from conftest import pen_digit
+
+    # A phone close-up of one number: digits a third of the frame tall, far longer strokes
+    # than any ruling filter may remove.
+    page = np.full((1200, 1600), 235, np.uint8)
+    chosen = [int(np.flatnonzero(mnist.y_test == d)[0]) for d in (1, 4, 7)]
+    x = 200
+    for index in chosen:
+        ink = pen_digit(mnist.x_test[index], 420)
+        h, w = ink.shape
+        page[300 : 300 + h, x : x + w][ink] = 30
+        x += w + 150
+    (result,) = scan(page)
+    assert [line.text for line in result.lines] == ["147"]
