@@ -37,6 +37,7 @@ class Scanner:
             return []
         images = np.stack([normalize_blob(blob.mask) for blob in blobs])
         labels, confidences = self.recognizer.classify(images)
+        digit_probability = self.recognizer.digit_probability(images)
         page_boxes = to_page_boxes(segmentation, grey.shape)
         digits = [
             Digit(str(int(label)) if confidence >= self.min_confidence else UNSURE,
@@ -44,6 +45,13 @@ class Scanner:
             for label, confidence, box in zip(labels, confidences, page_boxes, strict=True)
         ]
         layout = group_lines(np.array([blob.box for blob in blobs]))
+        # A line the classifier takes for no digits at all is a row of marks (ticks, arrows,
+        # a scribble): drop it. Inside a line of digits a doubtful blob stays, since it is
+        # more likely two touching digits than a mark.
+        layout = [
+            line for line in layout
+            if np.mean(digit_probability[[i for group in line for i in group]]) >= 0.5
+        ]
         return [make_line([[digits[i] for i in group] for group in line]) for line in layout]
 
     def confidence(self, masks: list[np.ndarray]) -> np.ndarray:

@@ -23,7 +23,13 @@ ACTIVATIONS = ("relu", "softmax", "linear")
 ENGINES = ("numpy", "keras")
 IMAGE_SHAPE = (28, 28)
 N_PIXELS = IMAGE_SHAPE[0] * IMAGE_SHAPE[1]
-N_CLASSES = 10
+N_DIGITS = 10
+# The optional 11th output: "not one whole digit" (two touching digits, a fragment, a stray
+# mark). Segmentation hands the classifier such blobs, and without this class softmax can
+# only spread them over the digits, often confidently.
+NOT_DIGIT = 10
+N_OUTPUTS = (N_DIGITS, N_DIGITS + 1)  # the output sizes a model may have
+_OUTPUTS_TEXT = " or ".join(str(n) for n in N_OUTPUTS)
 BATCH = 4096  # rows per forward pass: bounds the hidden activations' memory
 
 
@@ -63,10 +69,22 @@ _NUMPY_ACTIVATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
 class Recognizer:
     """A loaded model. Build it with `Recognizer.load`."""
 
-    def __init__(self, forward: Callable[[np.ndarray], np.ndarray], path: Path, engine: str):
-        self._forward = forward  # (n, 784) float32 -> (n, 10) probabilities
+    def __init__(
+        self,
+        forward: Callable[[np.ndarray], np.ndarray],
+        path: Path,
+        engine: str,
+        n_outputs: int = N_DIGITS,
+    ):
+        self._forward = forward  # (n, 784) float32 -> (n, n_outputs) probabilities
         self.path = path
         self.engine = engine
+        self.n_outputs = n_outputs  # 10, or 11 when the model has the NOT_DIGIT class
+
+    @property
+    def rejects(self) -> bool:
+        """Whether the model can say a blob is not one whole digit (has NOT_DIGIT)."""
+        return self.n_outputs > NOT_DIGIT
 
     def __repr__(self) -> str:
         return f"Recognizer(path={str(self.path)!r}, engine={self.engine!r})"
@@ -83,14 +101,17 @@ class Recognizer:
         if engine not in ENGINES:
             raise ValueError(f"unknown engine {engine!r}; expected one of {', '.join(ENGINES)}")
         file = _model_file(MODEL_DIR if path is None else Path(path), engine)
-        if engine == "numpy":
-            return cls(_load_npz(file), file, engine)
-        return cls(_load_keras(file), file, engine)
+        load = _load_npz if engine == "numpy" else _load_keras
+        forward, n_outputs = load(file)
+        return cls(forward, file, engine, n_outputs)
 
     def predict_proba(self, images: np.ndarray) -> np.ndarray:
-        """(N, 10) float32 class probabilities for uint8 (N, 28, 28) images."""
+        """(N, n_outputs) float32 probabilities for uint8 (N, 28, 28) images.
+
+        Columns 0-9 are the digits; an 11-output model adds column NOT_DIGIT. Rows sum to 1.
+        """
         inputs = to_input(images)
-        probabilities = np.empty((len(inputs), N_CLASSES), np.float32)
+        probabilities = np.empty((len(inputs), self.n_outputs), np.float32)
         for start in range(0, len(inputs), BATCH):
             batch = inputs[start : start + BATCH]
             probabilities[start : start + len(batch)] = self._forward(batch)
@@ -99,12 +120,25 @@ class Recognizer:
     def classify(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The most likely digit of each image and its probability.
 
-        Returns (labels, confidences): int64 (N,) and float32 (N,).
+        Returns (labels, confidences): int64 (N,) digits 0-9 and float32 (N,). The label is
+        always a digit, even where NOT_DIGIT is likelier; the confidence is that digit's own
+        probability, not renormalized over the digits, so a blob the model takes for two
+        digits or a stray mark gets a low confidence.
         """
         probabilities = self.predict_proba(images)
-        labels = probabilities.argmax(axis=1)
+        labels = probabilities[:, :N_DIGITS].argmax(axis=1)
         confidences = probabilities[np.arange(len(labels)), labels]
         return labels.astype(np.int64), confidences.astype(np.float32)
+
+    def digit_probability(self, images: np.ndarray) -> np.ndarray:
+        """(N,) float32 probability that each image is one whole digit: 1 - P(NOT_DIGIT).
+
+        All ones for a 10-output model, which cannot tell.
+        """
+        probabilities = self.predict_proba(images)
+        if not self.rejects:
+            return np.ones(len(probabilities), np.float32)
+        return np.clip(1.0 - probabilities[:, NOT_DIGIT], 0.0, 1.0).astype(np.float32)
 
 
 def _model_file(path: Path, engine: str) -> Path:
@@ -128,8 +162,11 @@ def _model_file(path: Path, engine: str) -> Path:
     return file
 
 
-def _load_npz(file: Path) -> Callable[[np.ndarray], np.ndarray]:
-    """Read exported weights and check they chain 784 -> ... -> 10 probabilities."""
+def _load_npz(file: Path) -> tuple[Callable[[np.ndarray], np.ndarray], int]:
+    """Read exported weights and check they chain 784 -> ... -> 10 or 11 probabilities.
+
+    Returns the forward pass and the number of outputs.
+    """
     try:
         with np.load(file, allow_pickle=False) as npz:
             names = set(npz.files)
@@ -160,19 +197,22 @@ def _load_npz(file: Path) -> Callable[[np.ndarray], np.ndarray]:
         if activation not in _NUMPY_ACTIVATIONS:
             raise ModelError(f"{file}: layer {index} has unknown activation {activation!r}")
         width = kernel.shape[1]
-    if not layers or width != N_CLASSES or layers[-1][2] != "softmax":
-        raise ModelError(f"{file}: the model does not end in {N_CLASSES} softmax outputs")
+    if not layers or width not in N_OUTPUTS or layers[-1][2] != "softmax":
+        raise ModelError(f"{file}: the model does not end in {_OUTPUTS_TEXT} softmax outputs")
 
     def forward(x: np.ndarray) -> np.ndarray:
         for kernel, bias, activation in layers:
             x = _NUMPY_ACTIVATIONS[activation](x @ kernel + bias)
         return x
 
-    return forward
+    return forward, width
 
 
-def _load_keras(file: Path) -> Callable[[np.ndarray], np.ndarray]:
-    """Load a .keras model (importing Keras only now) and check its input and output."""
+def _load_keras(file: Path) -> tuple[Callable[[np.ndarray], np.ndarray], int]:
+    """Load a .keras model (importing Keras only now) and check its input and output.
+
+    Returns the forward pass and the number of outputs.
+    """
     # Keras reports a damaged archive as "file not found": say what is wrong instead.
     if not zipfile.is_zipfile(file):
         raise ModelError(f"{file}: damaged model file (not a .keras zip archive)")
@@ -191,13 +231,14 @@ def _load_keras(file: Path) -> Callable[[np.ndarray], np.ndarray]:
         input_shape, output_shape = tuple(model.input_shape), tuple(model.output_shape)
     except (AttributeError, ValueError, TypeError):
         input_shape = output_shape = ()
-    if input_shape != (None, N_PIXELS) or output_shape != (None, N_CLASSES):
+    expected_outputs = [(None, n) for n in N_OUTPUTS]
+    if input_shape != (None, N_PIXELS) or output_shape not in expected_outputs:
         raise ModelError(
             f"{file}: not a notes-ocr model (input {input_shape}, output {output_shape}; "
-            f"expected (None, {N_PIXELS}) and (None, {N_CLASSES}))"
+            f"expected (None, {N_PIXELS}) and (None, {_OUTPUTS_TEXT}))"
         )
 
     def forward(x: np.ndarray) -> np.ndarray:
         return np.asarray(model.predict_on_batch(x), dtype=np.float32)
 
-    return forward
+    return forward, output_shape[1]

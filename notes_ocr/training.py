@@ -21,12 +21,13 @@ import numpy as np
 
 from notes_ocr.errors import ModelError
 from notes_ocr.mnist import Mnist, load_mnist
-from notes_ocr.normalize import fit_to_mnist
+from notes_ocr.normalize import MNIST_SIZE, MNIST_STROKE_RATIO, fit_to_mnist
 from notes_ocr.recognizer import (
     ACTIVATIONS,
     MODEL_FORMAT,
-    N_CLASSES,
+    N_DIGITS,
     N_PIXELS,
+    NOT_DIGIT,
     Recognizer,
     to_input,
 )
@@ -52,16 +53,20 @@ class TrainConfig:
     learning_rate: float = 1e-3
     seed: int = 0
     augment: bool = True
+    reject: bool = True  # learn the NOT_DIGIT class from negatives; False: 10 outputs
     limit: int | None = None  # train on the first `limit` digits only (smoke tests)
 
 
 # --- the model ---------------------------------------------------------------------------
 
 
-def build_mlp(hidden: tuple[int, ...], dropout: float) -> keras.Model:
+def build_mlp(
+    hidden: tuple[int, ...], dropout: float, n_classes: int = N_DIGITS + 1
+) -> keras.Model:
     """The recogniser's architecture, defined here only.
 
-    784 pixels in [0, 1] -> (Dense relu -> Dropout) per ``hidden`` entry -> Dense softmax.
+    784 pixels in [0, 1] -> (Dense relu -> Dropout) per ``hidden`` entry -> Dense softmax
+    over ``n_classes``: the 10 digits, and NOT_DIGIT when it is 11.
     Only Dense and Dropout layers: `export_weights` and the NumPy engine rely on that.
     """
     import keras
@@ -71,7 +76,7 @@ def build_mlp(hidden: tuple[int, ...], dropout: float) -> keras.Model:
     for index, units in enumerate(hidden):
         x = keras.layers.Dense(units, activation="relu", name=f"dense_{index}")(x)
         x = keras.layers.Dropout(dropout, name=f"dropout_{index}")(x)
-    probabilities = keras.layers.Dense(N_CLASSES, activation="softmax", name="digits")(x)
+    probabilities = keras.layers.Dense(n_classes, activation="softmax", name="digits")(x)
     return keras.Model(pixels, probabilities, name="notes_ocr_mlp")
 
 
@@ -280,7 +285,8 @@ def _restyle(canvas: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
     binary = np.flatnonzero(rng.random(count) < P_BINARY)
     level = rng.uniform(60, 150, len(binary)).astype(np.float32)
-    drawn[binary] = np.where(drawn[binary] >= level[:, None, None], 255, 0)
+    # A uint8 product: np.where with Python ints would build an int64 copy of every canvas.
+    drawn[binary] = (drawn[binary] >= level[:, None, None]) * np.uint8(255)
 
     blurred = np.flatnonzero(rng.random(count) < P_BLUR)
     share = rng.uniform(0.0, 1.0, len(blurred)).astype(np.float32)[:, None, None]
@@ -296,6 +302,364 @@ def _stacked(operation: Callable[..., np.ndarray], stack: np.ndarray, *args) -> 
         return stack
     count, height, width = stack.shape
     return operation(stack.reshape(count * height, width), *args).reshape(stack.shape)
+
+
+# --- negatives: blobs that are not one whole digit ---------------------------------------
+
+# The segmenter hands the classifier some blobs that are not one digit: two or three touching
+# digits it could not split, half of a broken digit it could not mend, stray marks. Trained
+# on digits alone, softmax reads them as digits, often confidently; so each epoch also shows
+# the model such blobs, labelled NOT_DIGIT, made the way the scanner would see them. They are
+# drawn at AUG_UPSAMPLE times MNIST's resolution, like the augmented digits, and finished
+# the same way (`_as_scanned`).
+NEGATIVE_RATIO = 0.2  # negatives per training digit: a sixth of each epoch
+# Touching digits are what segmentation most often gets wrong; fragments are the kind most
+# like real (broken, open) digits, so there are fewer of them.
+NEGATIVE_SHARES = {"pairs": 0.6, "fragments": 0.2, "junk": 0.2}
+# Loss weight of a negative relative to a digit. Some real digits look broken or crowded;
+# a weight below 1 makes the model take a doubtful blob for a digit rather than reject it
+# (like lowering NOT_DIGIT's prior). 10-epoch pilots, weight 1 / 0.5 / 0.25: 37 / 23 / 19
+# MNIST test digits rejected, 95% / 93% / 89% of held-out touching pairs.
+NEGATIVE_WEIGHT = 0.25
+
+P_TRIPLE = 0.15  # share of merged blobs made of three digits rather than two
+MAX_OVERLAP = 4.0  # MNIST pixels by which neighbouring ink boxes overlap, from 0 (touching)
+PAIR_SCALE = (0.85, 1.15)  # neighbours are written at about the same size
+MAX_DROP = 2.5  # MNIST pixels each digit sits above or below the line's middle
+MARGIN = 8  # canvas pixels of background around a negative: more than any filter reaches
+PIECE = 22 * AUG_UPSAMPLE * PAIR_SCALE[1]  # the widest/tallest a digit's ink can be drawn
+PAIR_HEIGHT = math.ceil(PIECE + 2 * MAX_DROP * AUG_UPSAMPLE) + 2 * MARGIN
+PAIR_WIDTH = math.ceil(3 * PIECE) + 2 * MARGIN
+
+FRAGMENT_KEEP = (0.35, 0.6)  # share of the ink box's width or height a fragment keeps
+FRAGMENT_INK = (0.1, 0.75)  # share of the digit's ink it keeps: neither a speck nor nearly all
+# A single near-upright straight stroke is what a 1 is, and a closed loop is a 0: a fragment
+# or mark like that is a digit to anyone, so it is never labelled NOT_DIGIT. "Straight": the
+# ink's second moments have a minor/major axis ratio (square root) below LINE_RATIO;
+# "upright": the main axis is steeper than MIN_ONE_ANGLE degrees (MNIST's 1s lean less).
+LINE_RATIO = 0.35
+MIN_ONE_ANGLE = 40.0
+MIN_HOLE = 3  # pixels of enclosed background that make a loop, not an anti-aliasing gap
+
+JUNK_SIDE = 72
+JUNK_KINDS = ("stroke", "dots", "scribble", "cross", "arc")
+STROKE_THICKNESS = (2, 8)  # canvas pixels, end exclusive: about MNIST's strokes at 2x
+MAX_STROKE_RADIUS = 3  # the largest dilation or erosion `_match_stroke_width` applies
+MAX_DRAWS = 20  # rounds of drawing before a generator gives up on its input
+
+
+def make_negatives(
+    digits: np.ndarray, labels: np.ndarray, count: int, rng: np.random.Generator
+) -> np.ndarray:
+    """``count`` blobs that are not one whole digit, as the scanner would normalise them.
+
+    Mostly touching digits, the rest fragments and stray marks (`NEGATIVE_SHARES`), drawn
+    from ``digits`` (uint8 (N, 28, 28), MNIST-framed) and their ``labels``. Returns uint8
+    (count, 28, 28), grouped by kind.
+    """
+    shares = np.array(list(NEGATIVE_SHARES.values()))
+    counts = rng.multinomial(count, shares / shares.sum())
+    parts = [np.zeros((0, MNIST_SIZE, MNIST_SIZE), np.uint8)]
+    for kind, total in zip(NEGATIVE_SHARES, counts, strict=True):
+        # In chunks, like the augmentation: the drawing canvases are large.
+        for start in range(0, total, AUG_CHUNK):
+            size = min(AUG_CHUNK, total - start)
+            parts.append(NEGATIVE_KINDS[kind](digits, labels, int(size), rng))
+    return np.concatenate(parts)
+
+
+def touching_pairs(
+    digits: np.ndarray, labels: np.ndarray, count: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Two (sometimes three) digits side by side, their ink boxes touching or overlapping.
+
+    Each digit is written a little larger or smaller and higher or lower than its
+    neighbours; ``labels`` is unused (any digits can touch). Returns uint8 (count, 28, 28).
+    """
+    del labels
+    pieces = np.where(rng.random(count) < P_TRIPLE, 3, 2)
+    chosen = _without_faint(digits[rng.integers(0, len(digits), 3 * count)])
+    scale = AUG_UPSAMPLE * rng.uniform(*PAIR_SCALE, (count, 3))
+    overlap = AUG_UPSAMPLE * rng.uniform(0.0, MAX_OVERLAP, (count, 3))
+    drop = AUG_UPSAMPLE * rng.uniform(-MAX_DROP, MAX_DROP, (count, 3))
+    left, right, top, bottom = (edge.reshape(count, 3) for edge in _ink_boxes(chosen))
+    chosen = chosen.reshape(count, 3, MNIST_SIZE, MNIST_SIZE)
+
+    # cv2.warpAffine puts pixel centres at integers: source pixel i covers [i - 0.5, i + 0.5]
+    # and lands on [s (i - 0.5) + t, s (i + 0.5) + t]. Each piece's ink starts where the
+    # previous one's ends, less the overlap; the first starts at the margin.
+    shift_x = np.empty((count, 3))
+    end = np.full(count, MARGIN - 0.5)
+    for j in range(3):
+        start = end - (overlap[:, j] if j else 0.0)
+        shift_x[:, j] = start - scale[:, j] * (left[:, j] - 0.5)
+        end = scale[:, j] * (right[:, j] + 0.5) + shift_x[:, j]
+    middle = (PAIR_HEIGHT - 1) / 2 + drop
+    shift_y = middle - scale * (top + bottom) / 2
+
+    canvas = np.zeros((count, PAIR_HEIGHT, PAIR_WIDTH), np.uint8)
+    piece = np.empty((PAIR_HEIGHT, PAIR_WIDTH), np.uint8)
+    for i in range(count):
+        for j in range(pieces[i]):
+            matrix = np.array(
+                [[scale[i, j], 0.0, shift_x[i, j]], [0.0, scale[i, j], shift_y[i, j]]]
+            )
+            cv2.warpAffine(
+                chosen[i, j],
+                matrix,
+                (PAIR_WIDTH, PAIR_HEIGHT),
+                dst=piece,
+                flags=cv2.INTER_LINEAR,
+                borderMode=cv2.BORDER_CONSTANT,
+            )
+            np.maximum(canvas[i], piece, out=canvas[i])
+    return _as_scanned(canvas, rng)
+
+
+def fragments(
+    digits: np.ndarray, labels: np.ndarray, count: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Digits with a large part gone: the left, right, top or bottom 35-60% of the ink box kept.
+
+    A piece of a 1 is still a 1, so 1s are never cut, and the top or right of a 7 is a 7
+    with a short leg, so only the left or bottom of a 7 is kept. A piece that kept nearly all the
+    ink, or that the scanner would hand over as a single upright stroke (the foot of a 4 or
+    9 is a 1 once scaled up) or a closed loop (the top of a 9 or 8 is a 0) is not a
+    fragment either and is drawn again. Returns uint8 (count, 28, 28).
+    """
+    eligible = np.flatnonzero(labels != 1)
+    if count and not eligible.size:
+        raise ValueError("fragments need digits other than 1")
+    side = MNIST_SIZE * AUG_UPSAMPLE + 2 * MARGIN
+    inner = MNIST_SIZE * AUG_UPSAMPLE
+
+    def draw(n: int) -> tuple[np.ndarray, np.ndarray]:
+        picks = rng.choice(eligible, n)
+        whole = _without_faint(digits[picks])
+        left, right, top, bottom = _ink_boxes(whole)
+        keep = rng.uniform(*FRAGMENT_KEEP, n)
+        # Which part stays: 0 left, 1 right, 2 top, 3 bottom.
+        part = rng.integers(0, 4, n)
+        part = np.where(labels[picks] == 7, 3 * rng.integers(0, 2, n), part)
+        extent = np.where(part < 2, right + 1 - left, bottom + 1 - top)
+        start = np.where(part < 2, left, top)
+        cut = np.where(part % 2 == 0, start + keep * extent, start + (1 - keep) * extent)
+        grid = np.arange(MNIST_SIZE, dtype=np.float64)
+        # (n, 28, 28): each pixel's column (left or right part) or row (top or bottom part).
+        along = np.where((part < 2)[:, None, None], grid[None, None, :], grid[None, :, None])
+        before = along + 0.5 <= cut[:, None, None]
+        kept = np.where(before == (part % 2 == 0)[:, None, None], whole, 0)
+        ink = kept.sum(axis=(1, 2), dtype=np.float64) / whole.sum(axis=(1, 2), dtype=np.float64)
+        # Up to the drawing resolution; MNIST's empty border keeps the stacked resize from
+        # blending neighbouring digits.
+        big = np.zeros((n, side, side), np.uint8)
+        resized = cv2.resize(
+            kept.reshape(-1, MNIST_SIZE), (inner, n * inner), interpolation=cv2.INTER_LINEAR
+        )
+        big[:, MARGIN:-MARGIN, MARGIN:-MARGIN] = resized.reshape(n, inner, inner)
+        scanned = _as_scanned(big, rng)
+        valid = (ink >= FRAGMENT_INK[0]) & (ink <= FRAGMENT_INK[1]) & ~_looks_whole(scanned)
+        return scanned, valid
+
+    return _draw_valid(draw, count)
+
+
+def junk_marks(
+    digits: np.ndarray, labels: np.ndarray, count: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Stray marks: straight strokes and dashes, dots, scribbles, crossed lines, open arcs.
+
+    Drawn with OpenCV at about MNIST's stroke widths; ``digits`` and ``labels`` are unused.
+    A mark the scanner would hand over as an upright stroke or a closed loop is a 1 or a 0
+    and is drawn again. Returns uint8 (count, 28, 28).
+    """
+    del digits, labels
+
+    def draw(n: int) -> tuple[np.ndarray, np.ndarray]:
+        canvas = np.zeros((n, JUNK_SIDE, JUNK_SIDE), np.uint8)
+        kinds = rng.integers(0, len(JUNK_KINDS), n)
+        for i in range(n):
+            _draw_junk(canvas[i], JUNK_KINDS[kinds[i]], rng)
+        scanned = _as_scanned(canvas, rng)
+        return scanned, scanned.any(axis=(1, 2)) & ~_looks_whole(scanned)
+
+    return _draw_valid(draw, count)
+
+
+NEGATIVE_KINDS: dict[str, Callable[..., np.ndarray]] = {
+    "pairs": touching_pairs,
+    "fragments": fragments,
+    "junk": junk_marks,
+}
+
+
+def _draw_junk(canvas: np.ndarray, kind: str, rng: np.random.Generator) -> None:
+    """Draw one stray mark of ``kind`` in the middle of a JUNK_SIDE square canvas."""
+    centre = np.array([JUNK_SIDE / 2, JUNK_SIDE / 2]) + rng.uniform(-4, 4, 2)
+    reach = JUNK_SIDE / 2 - MARGIN  # the farthest from the centre a mark goes
+    thickness = int(rng.integers(*STROKE_THICKNESS))
+
+    def point(xy: np.ndarray) -> tuple[int, int]:
+        return round(float(xy[0])), round(float(xy[1]))
+
+    def segment(angle: float, length: float) -> tuple[tuple[int, int], tuple[int, int]]:
+        half = 0.5 * length * np.array([math.cos(angle), math.sin(angle)])
+        return point(centre - half), point(centre + half)
+
+    if kind == "stroke":  # a dash or a line, never steep enough to be a 1
+        angle = math.radians(rng.uniform(-MIN_ONE_ANGLE + 5, MIN_ONE_ANGLE - 5))
+        cv2.line(canvas, *segment(angle, rng.uniform(10, 1.6 * reach)), 255, thickness)
+    elif kind == "dots":
+        for _ in range(int(rng.integers(1, 4))):
+            spot = point(centre + rng.uniform(-0.5 * reach, 0.5 * reach, 2))
+            cv2.circle(canvas, spot, int(rng.integers(2, 7)), 255, -1)
+    elif kind == "scribble":  # a tangle of short random turns
+        size = rng.uniform(0.3, 0.8) * reach
+        points = centre + rng.uniform(-size, size, (int(rng.integers(5, 9)), 2))
+        cv2.polylines(canvas, [np.rint(points).astype(np.int32)], False, 255, thickness)
+    elif kind == "cross":  # two lines crossing near their middles: x, +, or askew
+        angle = rng.uniform(0, math.pi)
+        for turn in (0.0, rng.uniform(math.radians(50), math.radians(130))):
+            length = rng.uniform(0.8, 1.6) * reach
+            cv2.line(canvas, *segment(angle + turn, length), 255, thickness)
+    else:  # an open arc, at most half round (more is an open 0)
+        axes = point(rng.uniform(0.35, 0.8, 2) * reach)
+        start = rng.uniform(0, 360)
+        end = start + rng.uniform(90, 180)
+        tilt = rng.uniform(0, 180)
+        cv2.ellipse(canvas, point(centre), axes, tilt, start, end, 255, thickness)
+
+
+def _draw_valid(draw: Callable[[int], tuple[np.ndarray, np.ndarray]], count: int) -> np.ndarray:
+    """``count`` images from ``draw(n) -> (images, valid)``, drawing again as needed."""
+    chosen = [np.zeros((0, MNIST_SIZE, MNIST_SIZE), np.uint8)]
+    need = count
+    for _ in range(MAX_DRAWS):
+        if need == 0:
+            return np.concatenate(chosen)
+        images, valid = draw(max(16, need + need // 2))  # most are valid: one round, often
+        picked = images[valid][:need]
+        chosen.append(picked)
+        need -= len(picked)
+    if need == 0:
+        return np.concatenate(chosen)
+    raise ValueError(f"could not draw {count} valid negatives from these digits")
+
+
+def _without_faint(digits: np.ndarray) -> np.ndarray:
+    """A copy of ``digits`` with faint pixels dropped, so ink boxes are the visible ink's."""
+    digits = np.array(digits, dtype=np.uint8)
+    digits[digits < FAINT] = 0
+    return digits
+
+
+def _ink_boxes(images: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """First and last inked column and row of each image: (left, right, top, bottom).
+
+    An empty image gets the whole field, so that it still has a size.
+    """
+    columns = images.any(axis=1)
+    rows = images.any(axis=2)
+    width, height = images.shape[2], images.shape[1]
+    left = np.where(columns.any(axis=1), columns.argmax(axis=1), 0)
+    right = np.where(columns.any(axis=1), width - 1 - columns[:, ::-1].argmax(axis=1), width - 1)
+    top = np.where(rows.any(axis=1), rows.argmax(axis=1), 0)
+    bottom = np.where(rows.any(axis=1), height - 1 - rows[:, ::-1].argmax(axis=1), height - 1)
+    return left, right, top, bottom
+
+
+def _upright_stroke(images: np.ndarray) -> np.ndarray:
+    """(N,) bool: the ink is one straight stroke nearer upright than flat, as a 1 is.
+
+    From the ink's second moments: the spread across the main axis is small beside the
+    spread along it, and the spread is larger down than across.
+    """
+    count, height, width = images.shape
+    rows, cols = np.mgrid[:height, :width].reshape(2, -1).astype(np.float64)
+    rows -= (height - 1) / 2  # centred coordinates keep the variances' subtraction exact
+    cols -= (width - 1) / 2
+    basis = np.stack([np.ones_like(rows), cols, rows, cols**2, rows**2, cols * rows], axis=1)
+    moments = images.reshape(count, -1).astype(np.float64) @ basis
+    total = np.maximum(moments[:, 0], 1e-9)
+    mean_x, mean_y = moments[:, 1] / total, moments[:, 2] / total
+    var_x = moments[:, 3] / total - mean_x**2
+    var_y = moments[:, 4] / total - mean_y**2
+    cov = moments[:, 5] / total - mean_x * mean_y
+    spread = np.sqrt(((var_x - var_y) / 2) ** 2 + cov**2)
+    major = (var_x + var_y) / 2 + spread
+    minor = np.maximum((var_x + var_y) / 2 - spread, 0.0)
+    straight = np.sqrt(minor / np.maximum(major, 1e-9)) < LINE_RATIO
+    # The main axis' angle from the horizontal, 0-90 degrees.
+    angle = np.degrees(np.abs(0.5 * np.arctan2(2 * cov, var_x - var_y)))
+    return straight & (angle > MIN_ONE_ANGLE)
+
+
+def _looks_whole(images: np.ndarray) -> np.ndarray:
+    """(N,) bool: MNIST-style images that are a 1 or a 0 to anyone, whatever they came from.
+
+    A loop left open by a pixel or two counts as closed: writers leave 0s, 6s and 9s open.
+    """
+    closed = _stacked(cv2.dilate, images, cv2.getStructuringElement(cv2.MORPH_RECT, (3, 3)))
+    return _upright_stroke(images) | _has_loop(images) | _has_loop(closed)
+
+
+def _has_loop(images: np.ndarray) -> np.ndarray:
+    """(N,) bool: the ink encloses some background, as a 0, 6, 8 or 9 does."""
+    loops = np.zeros(len(images), bool)
+    for i, image in enumerate(images):
+        # With a background frame, the outside is one component; any other is a hole.
+        background = np.pad(image < FAINT, 1, constant_values=True).astype(np.uint8)
+        stats = cv2.connectedComponentsWithStats(background, connectivity=4)[2]
+        loops[i] = bool((stats[1:, cv2.CC_STAT_AREA] >= MIN_HOLE).sum() > 1)
+    return loops
+
+
+def _as_scanned(canvas: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Finish negatives drawn at AUG_UPSAMPLE resolution as the scanner finishes a blob.
+
+    The scanner redraws every blob's strokes at MNIST's share of its longer side before
+    fitting it (`normalize.match_stroke_width`): a merged pair, being wider, gets thicker
+    strokes than either digit alone. Then the digits' own restyling (pen weight,
+    binarization, blur), faint pixels dropped, and `fit_to_mnist`.
+    """
+    drawn = _restyle(_match_stroke_width(canvas), rng)
+    drawn[drawn < FAINT] = 0
+    out = np.empty((len(drawn), MNIST_SIZE, MNIST_SIZE), np.uint8)
+    for i, ink in enumerate(drawn):
+        out[i] = fit_to_mnist(ink)
+    return out
+
+
+def _match_stroke_width(canvas: np.ndarray) -> np.ndarray:
+    """Dilate or erode each image so its strokes are MNIST_STROKE_RATIO of its longer side.
+
+    A vectorized stand-in for `normalize.match_stroke_width`: the stroke width is estimated
+    as twice the ink's area over its boundary (both edges of a stroke are boundary), which
+    needs one erosion of the whole stack instead of a skeleton per image.
+    """
+    if len(canvas) == 0:
+        return canvas
+    mask = (canvas >= 128).astype(np.uint8)
+    cross = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
+    area = mask.sum(axis=(1, 2), dtype=np.float64)
+    boundary = area - _stacked(cv2.erode, mask, cross).sum(axis=(1, 2), dtype=np.float64)
+    width = 2 * area / np.maximum(boundary, 1)
+    left, right, top, bottom = _ink_boxes(mask)
+    longer = np.maximum(right - left, bottom - top) + 1
+    radius = np.clip(
+        np.rint((MNIST_STROKE_RATIO * longer - width) / 2), -MAX_STROKE_RADIUS, MAX_STROKE_RADIUS
+    ).astype(int)
+    radius[area == 0] = 0
+    out = canvas.copy()
+    for r in np.unique(radius[radius != 0]):
+        picked = np.flatnonzero(radius == r)
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * abs(r) + 1,) * 2)
+        operation = cv2.dilate if r > 0 else cv2.erode
+        changed = _stacked(operation, canvas[picked], kernel)
+        # Like the scanner, never erase a mark: keep it as it was instead.
+        survived = (changed >= 128).any(axis=(1, 2))
+        out[picked[survived]] = changed[survived]
+    return out
 
 
 # --- training ----------------------------------------------------------------------------
@@ -314,9 +678,11 @@ def train(
 ) -> Path:
     """Train the MLP on MNIST and write ``out_dir/mlp.keras`` and ``out_dir/mlp.npz``.
 
-    Each epoch sees a fresh augmented copy of the training digits (made in a background
-    thread while the previous epoch trains). Adam with a cosine-decayed learning rate.
-    Logs one line per epoch and the test accuracy of the exported weights at the end.
+    Each epoch sees a fresh augmented copy of the training digits and, unless
+    ``config.reject`` is off, fresh negatives labelled NOT_DIGIT made from them (both made
+    in a background thread while the previous epoch trains). Adam with a cosine-decayed
+    learning rate. Logs one line per epoch and, at the end, the exported weights' MNIST test
+    accuracy and how they do on held-out negatives made from the test digits.
 
     Returns the path of the .keras file.
     """
@@ -328,13 +694,15 @@ def train(
     data = load_mnist(mnist_path)
     digits = data.x_train[: config.limit]
     labels = data.y_train[: config.limit].astype(np.int64)
+    n_negatives = round(NEGATIVE_RATIO * len(digits)) if config.reject else 0
+    n_classes = N_DIGITS + 1 if config.reject else N_DIGITS
     log(
-        f"training {config} on {len(digits)} digits from {data.source}; "
-        f"{len(data.x_test)} test digits held out"
+        f"training {config} on {len(digits)} digits from {data.source}"
+        f" and {n_negatives} fresh negatives an epoch; {len(data.x_test)} test digits held out"
     )
 
-    model = build_mlp(config.hidden, config.dropout)
-    steps_per_epoch = math.ceil(len(digits) / config.batch_size)
+    model = build_mlp(config.hidden, config.dropout, n_classes)
+    steps_per_epoch = math.ceil((len(digits) + n_negatives) / config.batch_size)
     schedule = keras.optimizers.schedules.CosineDecay(
         config.learning_rate, decay_steps=max(1, config.epochs * steps_per_epoch)
     )
@@ -350,27 +718,37 @@ def train(
         np.random.default_rng(s) for s in np.random.SeedSequence(config.seed).spawn(config.epochs)
     ]
 
-    def epoch_inputs(epoch: int) -> tuple[np.ndarray, float]:
+    def epoch_inputs(epoch: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
         started = time.perf_counter()
-        images = digits
+        rng = epoch_rngs[epoch]
+        images, targets = digits, labels
+        weights = np.ones(len(digits), np.float32)
         if config.augment:
-            rng = epoch_rngs[epoch]
             images = digits.copy()
             changed = rng.random(len(digits)) >= KEEP_ORIGINAL
             images[changed] = augment_digits(digits[changed], rng)
-        return to_input(images), time.perf_counter() - started
+        if n_negatives:
+            # Made from this epoch's digits: the negatives vary with the augmentation.
+            negatives = make_negatives(images, labels, n_negatives, rng)
+            images = np.concatenate([images, negatives])
+            targets = np.concatenate([labels, np.full(len(negatives), NOT_DIGIT, np.int64)])
+            weights = np.concatenate(
+                [weights, np.full(len(negatives), NEGATIVE_WEIGHT, np.float32)]
+            )
+        return to_input(images), targets, weights, time.perf_counter() - started
 
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=1) as pool:
         pending = pool.submit(epoch_inputs, 0) if config.epochs else None
         for epoch in range(config.epochs):
-            inputs, augment_s = pending.result()
+            inputs, targets, weights, augment_s = pending.result()
             if epoch + 1 < config.epochs:
                 pending = pool.submit(epoch_inputs, epoch + 1)
             fit_started = time.perf_counter()
             history = model.fit(
                 inputs,
-                labels,
+                targets,
+                sample_weight=weights,
                 batch_size=config.batch_size,
                 epochs=epoch + 1,
                 initial_epoch=epoch,
@@ -389,15 +767,22 @@ def train(
 
     keras_path = out_dir / KERAS_NAME
     # A fresh uncompiled copy has no optimizer state: the file is a third of the size.
-    clean = build_mlp(config.hidden, config.dropout)
+    clean = build_mlp(config.hidden, config.dropout, n_classes)
     clean.set_weights(model.get_weights())
     clean.save(keras_path)
     export_weights(clean, out_dir / NPZ_NAME)
 
+    if config.reject:
+        rates = rejection_rates(out_dir / NPZ_NAME, engine="numpy", mnist=data)
+        log(
+            "held-out negatives from the test digits read as NOT_DIGIT: "
+            + ", ".join(f"{kind} {rate:.3f}" for kind, rate in rates.items())
+        )
     result = evaluate(out_dir / NPZ_NAME, mnist_path, engine="numpy", mnist=data)
     log(
-        f"test accuracy {result.accuracy:.4f} ({len(data.y_test)} MNIST test digits); "
-        f"wrote {keras_path} and {out_dir / NPZ_NAME} in {time.perf_counter() - started:.0f} s"
+        f"test accuracy {result.accuracy:.4f} ({len(data.y_test)} MNIST test digits, "
+        f"{result.rejected} rejected as not a digit); wrote {keras_path} and "
+        f"{out_dir / NPZ_NAME} in {time.perf_counter() - started:.0f} s"
     )
     return keras_path
 
@@ -407,8 +792,16 @@ def train(
 
 @dataclass
 class EvalResult:
+    # Share of test digits whose likeliest output, NOT_DIGIT included, is the true digit.
     accuracy: float
-    confusion: np.ndarray  # (10, 10) int64 counts, row = true digit, column = predicted
+    # (10, n_outputs) int64 counts, row = true digit, column = likeliest output: 10 digit
+    # columns, and a NOT_DIGIT column for a model that has one.
+    confusion: np.ndarray
+
+    @property
+    def rejected(self) -> int:
+        """How many test digits the model took for not a digit."""
+        return int(self.confusion[:, N_DIGITS:].sum())
 
 
 def evaluate(
@@ -420,28 +813,62 @@ def evaluate(
 ) -> EvalResult:
     """Accuracy and confusion matrix of a model on the MNIST test set.
 
-    ``model_path`` None is the shipped model; ``mnist`` an already loaded `Mnist` (it
-    saves reading the file again).
+    The prediction is the likeliest of all outputs, so a digit taken for NOT_DIGIT counts
+    as wrong. ``model_path`` None is the shipped model; ``mnist`` an already loaded `Mnist`
+    (it saves reading the file again).
     """
     recognizer = Recognizer.load(model_path, engine=engine)
     data = mnist if mnist is not None else load_mnist(mnist_path)
     truth = data.y_test.astype(np.int64)
-    predicted, _ = recognizer.classify(data.x_test)
-    confusion = np.bincount(truth * N_CLASSES + predicted, minlength=N_CLASSES * N_CLASSES).reshape(
-        N_CLASSES, N_CLASSES
+    predicted = recognizer.predict_proba(data.x_test).argmax(axis=1)
+    n_outputs = recognizer.n_outputs
+    confusion = np.bincount(truth * n_outputs + predicted, minlength=N_DIGITS * n_outputs).reshape(
+        N_DIGITS, n_outputs
     )
     accuracy = float(np.trace(confusion) / max(1, confusion.sum()))
     return EvalResult(accuracy=accuracy, confusion=confusion)
 
 
+# Seed of the held-out negatives `rejection_rates` makes: fixed, so runs compare.
+HELD_OUT_SEED = 20_000
+
+
+def rejection_rates(
+    model_path: str | Path | None = None,
+    mnist_path: str | Path | None = None,
+    engine: str = "numpy",
+    *,
+    mnist: Mnist | None = None,
+    per_kind: int = 2000,
+    seed: int = HELD_OUT_SEED,
+) -> dict[str, float]:
+    """Share of held-out blobs a model reads as NOT_DIGIT (P(NOT_DIGIT) > 0.5), by kind.
+
+    One entry per negative kind (`NEGATIVE_KINDS`), ``per_kind`` of each made from the MNIST
+    test digits, which training never sees; and "digits": the test digits themselves, where
+    every rejection is a mistake. A 10-output model rejects nothing.
+    """
+    recognizer = Recognizer.load(model_path, engine=engine)
+    data = mnist if mnist is not None else load_mnist(mnist_path)
+    rng = np.random.default_rng(seed)
+    rates: dict[str, float] = {}
+    for kind, make in NEGATIVE_KINDS.items():
+        blobs = make(data.x_test, data.y_test, per_kind, rng)
+        rates[kind] = float((recognizer.digit_probability(blobs) < 0.5).mean())
+    rates["digits"] = float((recognizer.digit_probability(data.x_test) < 0.5).mean())
+    return rates
+
+
 def format_confusion(confusion: np.ndarray) -> str:
     """A confusion matrix as a text table: rows are true digits, columns predictions.
 
-    The last column is each digit's recall, so the weak digits stand out.
+    An 11th column, headed "not", counts the digits taken for NOT_DIGIT. The last column
+    is each digit's recall, so the weak digits stand out.
     """
     confusion = np.asarray(confusion)
     width = max(4, len(str(int(confusion.max(initial=0)))) + 1)
-    header = "true\\pred" + "".join(f"{d:>{width}}" for d in range(len(confusion))) + "  recall"
+    names = [str(d) for d in range(len(confusion))] + ["not"] * (confusion.shape[1] > N_DIGITS)
+    header = "true\\pred" + "".join(f"{name:>{width}}" for name in names) + "  recall"
     lines = [header, "-" * len(header)]
     for digit, row in enumerate(confusion):
         total = int(row.sum())

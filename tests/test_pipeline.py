@@ -3,6 +3,7 @@
 import json
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -15,10 +16,8 @@ from notes_ocr.sources import to_grey
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
-
 def group_sizes(lines: list[str]) -> list[list[int]]:
     return [[len(group) for group in line.split(" ")] for line in lines]
-
 
 @pytest.mark.parametrize(
     "spec",
@@ -38,19 +37,16 @@ def test_segmentation_finds_every_digit_in_order(mnist, spec):
     layout = group_lines(np.array([blob.box for blob in segmentation.blobs]))
     assert [[len(group) for group in line] for line in layout] == group_sizes(page.lines)
 
-
 def test_segmentation_undoes_the_tilt(mnist):
     page = make_page(PageSpec(paper="ruled", tilt_degrees=2.5, seed=5), mnist.x_test,
                      mnist.y_test)
     assert abs(segment_page(to_grey(page.image)).skew_degrees + 2.5) <= 0.5
-
 
 def test_blank_page_has_no_lines():
     paper = np.full((800, 600, 3), 235, np.uint8)
     paper += np.random.default_rng(0).integers(0, 8, paper.shape, dtype=np.uint8)
     (page,) = scan(paper)
     assert page.lines == [] and page.error is None
-
 
 def test_examples_end_to_end():
     truth = json.loads((EXAMPLES / "truth.json").read_text())
@@ -68,14 +64,12 @@ def test_examples_end_to_end():
     # The issue's floor for unseen pages is 10%; the examples are read far better.
     assert score.cer <= 0.05
 
-
 def test_scan_of_an_array_and_a_missing_path(mnist):
     page = make_page(PageSpec(paper="plain", ink="black", seed=3), mnist.x_test, mnist.y_test)
     (record,) = scan(page.image)
     assert record.source == "<array>" and len(record.lines) == len(page.lines)
     with pytest.raises(InputError, match="no such file"):
         scan("/no/such/folder")
-
 
 def test_close_up_of_large_digits_keeps_their_long_strokes(mnist):
     from conftest import pen_digit
@@ -92,3 +86,31 @@ def test_close_up_of_large_digits_keeps_their_long_strokes(mnist):
         x += w + 150
     (result,) = scan(page)
     assert [line.text for line in result.lines] == ["147"]
+
+def draw_marks(image: np.ndarray, rng: np.random.Generator, top: int) -> None:
+    """Non-digit marks people leave on notes, drawn below ``top``: a tick, a cross, a
+    scribbled-out patch, a wavy underline and an arrow."""
+    ink = (150, 60, 20)
+    y = top
+    cv2.polylines(image, [np.array([[120, y + 30], [140, y + 55], [185, y]], np.int32)],
+                  False, ink, 4, cv2.LINE_AA)
+    cv2.line(image, (300, y), (345, y + 50), ink, 4, cv2.LINE_AA)
+    cv2.line(image, (345, y), (300, y + 50), ink, 4, cv2.LINE_AA)
+    scribble = np.cumsum(rng.normal(0, 9, (40, 2)), axis=0) + np.array([520, y + 25])
+    cv2.polylines(image, [scribble.astype(np.int32)], False, ink, 3, cv2.LINE_AA)
+    wave = np.array([[x, y + 110 + 6 * np.sin(x / 9)] for x in range(120, 700, 4)], np.int32)
+    cv2.polylines(image, [wave], False, ink, 3, cv2.LINE_AA)
+    cv2.arrowedLine(image, (800, y + 20), (980, y + 40), ink, 4, cv2.LINE_AA, tipLength=0.25)
+
+def test_marks_that_are_not_digits_do_not_become_digits(mnist):
+
+    spec = PageSpec(paper="plain", ink="blue", n_lines=3, noise=1.0, specks=0, seed=21)
+    page = make_page(spec, mnist.x_test, mnist.y_test)
+    image = page.image.copy()
+    lowest = max(y + h for line in page.digit_boxes for (_, y, _, h) in line)
+    draw_marks(image, np.random.default_rng(0), lowest + 120)
+    (result,) = scan(image)
+    # Every line read is a line of the truth; nothing was read among the marks.
+    assert len(result.lines) == len(page.lines), [line.text for line in result.lines]
+    for line in result.lines:
+        assert line.box[1] + line.box[3] < lowest + 120

@@ -13,7 +13,8 @@ import pytest
 
 from notes_ocr.errors import ModelError
 from notes_ocr.mnist import Mnist, load_mnist
-from notes_ocr.recognizer import MODEL_DIR, Recognizer
+from notes_ocr.recognizer import MODEL_DIR, NOT_DIGIT, Recognizer
+from notes_ocr.training import touching_pairs
 
 
 @pytest.fixture(scope="module")
@@ -31,17 +32,56 @@ def test_keras_and_numpy_engines_agree_on_whole_test_set(mnist: Mnist, shipped: 
     keras_engine = Recognizer.load(engine="keras")
     expected = keras_engine.predict_proba(mnist.x_test)
     got = shipped.predict_proba(mnist.x_test)
-    assert got.shape == expected.shape == (len(mnist.x_test), 10)
+    assert got.shape == expected.shape == (len(mnist.x_test), NOT_DIGIT + 1)
     assert got.dtype == np.float32
     assert np.abs(got - expected).max() <= 1e-5
 
 
 def test_shipped_model_accuracy(mnist: Mnist, shipped: Recognizer):
-    labels, confidences = shipped.classify(mnist.x_test)
-    accuracy = float((labels == mnist.y_test).mean())
+    # Strict: a digit the model takes for NOT_DIGIT counts as wrong.
+    likeliest = shipped.predict_proba(mnist.x_test).argmax(axis=1)
+    accuracy = float((likeliest == mnist.y_test).mean())
     assert accuracy >= 0.99, f"shipped model accuracy {accuracy:.4f}"
+    labels, confidences = shipped.classify(mnist.x_test)
+    assert labels.max() < NOT_DIGIT
     assert confidences.dtype == np.float32
     assert np.all((confidences > 0) & (confidences <= 1))
+
+
+def test_classify_reads_digits_and_keeps_their_own_probability(mnist: Mnist, shipped: Recognizer):
+    images = touching_pairs(mnist.x_test, mnist.y_test, 200, np.random.default_rng(3))
+    probabilities = shipped.predict_proba(images)
+    labels, confidences = shipped.classify(images)
+    np.testing.assert_array_equal(labels, probabilities[:, :NOT_DIGIT].argmax(axis=1))
+    # Not renormalized over the digits: a blob taken for NOT_DIGIT keeps a low confidence.
+    np.testing.assert_array_equal(confidences, probabilities[np.arange(200), labels])
+    digit = shipped.digit_probability(images)
+    assert digit.dtype == np.float32 and digit.shape == (200,)
+    np.testing.assert_allclose(digit, 1 - probabilities[:, NOT_DIGIT], atol=1e-6)
+    assert np.all(confidences <= digit + 1e-6)
+
+
+def test_touching_pairs_are_rejected_and_digits_are_not(mnist: Mnist, shipped: Recognizer):
+    # Made from test digits with a seed of their own: nothing the model was trained on.
+    pairs = touching_pairs(mnist.x_test, mnist.y_test, 2000, np.random.default_rng(11))
+    rejected_pairs = float((shipped.digit_probability(pairs) < 0.5).mean())
+    assert rejected_pairs > 0.7, f"only {rejected_pairs:.3f} of touching pairs rejected"
+    rejected_digits = float((shipped.digit_probability(mnist.x_test) < 0.5).mean())
+    assert rejected_digits < 0.01, f"{rejected_digits:.4f} of MNIST test digits rejected"
+
+
+def test_ten_output_model_still_loads_and_never_rejects(tmp_path, mnist: Mnist):
+    model = dict(np.load(MODEL_DIR / "mlp.npz", allow_pickle=False))
+    last = len(model["activations"]) - 1
+    model[f"kernel_{last}"] = model[f"kernel_{last}"][:, :NOT_DIGIT]
+    model[f"bias_{last}"] = model[f"bias_{last}"][:NOT_DIGIT]
+    np.savez(tmp_path / "mlp.npz", **model)
+    ten = Recognizer.load(tmp_path)
+    assert ten.n_outputs == 10 and not ten.rejects
+    assert ten.predict_proba(mnist.x_test[:50]).shape == (50, 10)
+    np.testing.assert_array_equal(ten.digit_probability(mnist.x_test[:50]), np.ones(50))
+    labels, _ = ten.classify(mnist.x_test[:500])
+    assert (labels == mnist.y_test[:500]).mean() > 0.95  # the digit outputs alone still read
 
 
 def test_probabilities_sum_to_one(mnist: Mnist, shipped: Recognizer):
@@ -53,7 +93,8 @@ def test_classify_no_images(shipped: Recognizer):
     labels, confidences = shipped.classify(np.zeros((0, 28, 28), np.uint8))
     assert labels.shape == (0,) and labels.dtype.kind == "i"
     assert confidences.shape == (0,) and confidences.dtype == np.float32
-    assert shipped.predict_proba(np.zeros((0, 28, 28), np.uint8)).shape == (0, 10)
+    assert shipped.predict_proba(np.zeros((0, 28, 28), np.uint8)).shape == (0, NOT_DIGIT + 1)
+    assert shipped.digit_probability(np.zeros((0, 28, 28), np.uint8)).shape == (0,)
 
 
 @pytest.mark.parametrize(
@@ -128,6 +169,18 @@ def test_npz_with_wrong_shapes_is_a_model_error(tmp_path):
     with pytest.raises(ModelError) as error:
         Recognizer.load(broken)
     assert_one_line_naming(error, "broken.npz")
+
+
+def test_npz_with_other_output_count_is_a_model_error(tmp_path):
+    model = dict(np.load(MODEL_DIR / "mlp.npz", allow_pickle=False))
+    last = len(model["activations"]) - 1
+    model[f"kernel_{last}"] = np.pad(model[f"kernel_{last}"], ((0, 0), (0, 1)))
+    model[f"bias_{last}"] = np.pad(model[f"bias_{last}"], (0, 1))
+    twelve = tmp_path / "twelve.npz"
+    np.savez(twelve, **model)
+    with pytest.raises(ModelError, match="10 or 11") as error:
+        Recognizer.load(twelve)
+    assert_one_line_naming(error, "twelve.npz")
 
 
 def test_pickled_npz_is_refused(tmp_path):

@@ -11,14 +11,18 @@ keras = pytest.importorskip("keras")
 
 from notes_ocr.errors import ModelError  # noqa: E402
 from notes_ocr.mnist import Mnist, load_mnist  # noqa: E402
-from notes_ocr.recognizer import Recognizer  # noqa: E402
+from notes_ocr.recognizer import NOT_DIGIT, Recognizer  # noqa: E402
 from notes_ocr.training import (  # noqa: E402
+    NEGATIVE_KINDS,
     TrainConfig,
     augment_digits,
     build_mlp,
     evaluate,
     export_weights,
     format_confusion,
+    fragments,
+    make_negatives,
+    rejection_rates,
     train,
 )
 
@@ -41,10 +45,31 @@ def test_training_writes_both_files_and_logs_loss(trained):
     keras_path, out_dir, lines = trained
     assert keras_path == out_dir / "mlp.keras"
     assert keras_path.is_file() and (out_dir / "mlp.npz").is_file()
+    assert "400 fresh negatives an epoch" in lines[0]
     epoch_lines = [line for line in lines if line.startswith("epoch ")]
     assert len(epoch_lines) == 2
     assert all("loss" in line and "accuracy" in line for line in epoch_lines)
-    assert "test accuracy" in lines[-1]
+    assert any(line.startswith("held-out negatives") for line in lines)
+    assert "test accuracy" in lines[-1] and "rejected" in lines[-1]
+
+
+def test_default_model_has_the_not_digit_output(trained, mnist: Mnist):
+    _, out_dir, _ = trained
+    for engine in ("numpy", "keras"):
+        recognizer = Recognizer.load(out_dir, engine=engine)
+        assert recognizer.n_outputs == NOT_DIGIT + 1 and recognizer.rejects
+        assert recognizer.predict_proba(mnist.x_test[:5]).shape == (5, NOT_DIGIT + 1)
+
+
+def test_reject_off_trains_the_ten_digit_model(tmp_path, mnist: Mnist):
+    config = TrainConfig(hidden=(16,), epochs=1, batch_size=64, limit=500, reject=False)
+    lines: list[str] = []
+    train(config, tmp_path, log=lines.append)
+    assert "0 fresh negatives" in lines[0]
+    recognizer = Recognizer.load(tmp_path)
+    assert recognizer.n_outputs == 10 and not recognizer.rejects
+    result = evaluate(tmp_path, engine="numpy", mnist=mnist)
+    assert result.confusion.shape == (10, 10) and result.rejected == 0
 
 
 def test_saved_model_has_no_optimizer_state(trained):
@@ -64,9 +89,19 @@ def test_small_model_is_well_above_chance(trained, mnist: Mnist):
     _, out_dir, _ = trained
     result = evaluate(out_dir / "mlp.keras", engine="keras", mnist=mnist)
     assert result.accuracy > 0.6
-    assert result.confusion.shape == (10, 10)
+    assert result.confusion.shape == (10, 11)  # the last column: taken for NOT_DIGIT
     assert result.confusion.sum() == len(mnist.y_test)
     np.testing.assert_array_equal(result.confusion.sum(axis=1), np.bincount(mnist.y_test))
+    assert result.rejected == result.confusion[:, NOT_DIGIT].sum()
+    # Strict accuracy: rejected digits are wrong.
+    assert result.accuracy == np.trace(result.confusion) / len(mnist.y_test)
+
+
+def test_rejection_rates_cover_every_kind_and_the_digits(trained, mnist: Mnist):
+    _, out_dir, _ = trained
+    rates = rejection_rates(out_dir, mnist=mnist, per_kind=200)
+    assert list(rates) == [*NEGATIVE_KINDS, "digits"]
+    assert all(0.0 <= rate <= 1.0 for rate in rates.values())
 
 
 def test_export_refuses_other_layers(tmp_path):
@@ -82,7 +117,7 @@ def test_export_skips_dropout_and_loads_without_pickle(tmp_path):
     export_weights(model, tmp_path / "model.npz")
     with np.load(tmp_path / "model.npz", allow_pickle=False) as npz:
         assert list(npz["activations"]) == ["relu", "relu", "softmax"]
-        assert [npz[f"kernel_{i}"].shape for i in range(3)] == [(784, 16), (16, 8), (8, 10)]
+        assert [npz[f"kernel_{i}"].shape for i in range(3)] == [(784, 16), (16, 8), (8, 11)]
     layer_types = {type(layer).__name__ for layer in model.layers}
     assert layer_types == {"InputLayer", "Dense", "Dropout"}
 
@@ -126,6 +161,36 @@ def test_augment_is_reproducible_and_handles_empty_input(mnist: Mnist):
     assert empty.shape == (0, 28, 28)
 
 
+def test_negatives_are_scanner_framed_and_reproducible(mnist: Mnist):
+    digits, labels = mnist.x_train[:3000], mnist.y_train[:3000]
+    negatives = make_negatives(digits, labels, 600, np.random.default_rng(5))
+    again = make_negatives(digits, labels, 600, np.random.default_rng(5))
+    assert negatives.shape == (600, 28, 28) and negatives.dtype == np.uint8
+    np.testing.assert_array_equal(negatives, again)
+    # Fitted by fit_to_mnist: ink scaled to full white, and at most 20 pixels on a side.
+    assert negatives.max(axis=(1, 2)).min() == 255
+    inked = negatives >= 30
+    assert inked.any(axis=1).sum(axis=1).max() <= 21 and inked.any(axis=2).sum(axis=1).max() <= 21
+    assert make_negatives(digits, labels, 0, np.random.default_rng(5)).shape == (0, 28, 28)
+
+
+def test_each_kind_makes_what_it_is_asked_for(mnist: Mnist):
+    for kind, make in NEGATIVE_KINDS.items():
+        blobs = make(mnist.x_train[:1000], mnist.y_train[:1000], 50, np.random.default_rng(2))
+        assert blobs.shape == (50, 28, 28), kind
+        assert blobs.any(axis=(1, 2)).all(), kind
+
+
+def test_touching_pairs_are_wide_and_fragments_never_come_from_ones(mnist: Mnist):
+    pairs = NEGATIVE_KINDS["pairs"](mnist.x_test, mnist.y_test, 300, np.random.default_rng(4))
+    inked = pairs >= 30
+    width, height = inked.any(axis=1).sum(axis=1), inked.any(axis=2).sum(axis=1)
+    assert np.median(width / height) > 1.2  # two digits side by side, fitted as one blob
+    ones = mnist.x_test[mnist.y_test == 1]
+    with pytest.raises(ValueError, match="other than 1"):
+        fragments(ones, np.ones(len(ones), np.uint8), 10, np.random.default_rng(0))
+
+
 def test_format_confusion_is_a_labelled_table():
     confusion = np.diag(np.arange(1, 11)) * 100
     confusion[3, 5] = 7
@@ -135,3 +200,11 @@ def test_format_confusion_is_a_labelled_table():
     assert lines[0].split()[1:11] == [str(d) for d in range(10)]
     assert lines[5].split()[:1] == ["3"]
     assert lines[5].split()[6] == "7"  # row = true 3, column = predicted 5
+
+
+def test_format_confusion_shows_the_rejected_column():
+    confusion = np.hstack([np.diag(np.arange(1, 11)) * 100, np.arange(10)[:, None]])
+    lines = format_confusion(confusion).splitlines()
+    assert lines[0].split()[1:12] == [*(str(d) for d in range(10)), "not"]
+    assert lines[5].split()[11] == "3"  # three true 3s taken for NOT_DIGIT
+    assert float(lines[5].split()[12]) == pytest.approx(400 / 403, abs=1e-4)
