@@ -36,8 +36,7 @@ class Scanner:
         if not blobs:
             return []
         images = np.stack([normalize_blob(blob.mask) for blob in blobs])
-        labels, confidences = self.recognizer.classify(images)
-        digit_probability = self.recognizer.digit_probability(images)
+        labels, confidences, digit_probability = self.recognizer.read(images)
         page_boxes = to_page_boxes(segmentation, grey.shape)
         digits = [
             Digit(str(int(label)) if confidence >= self.min_confidence else UNSURE,

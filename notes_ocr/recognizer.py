@@ -125,20 +125,26 @@ class Recognizer:
         probability, not renormalized over the digits, so a blob the model takes for two
         digits or a stray mark gets a low confidence.
         """
-        probabilities = self.predict_proba(images)
-        labels = probabilities[:, :N_DIGITS].argmax(axis=1)
-        confidences = probabilities[np.arange(len(labels)), labels]
-        return labels.astype(np.int64), confidences.astype(np.float32)
+        labels, confidences, _ = self.read(images)
+        return labels, confidences
 
     def digit_probability(self, images: np.ndarray) -> np.ndarray:
         """(N,) float32 probability that each image is one whole digit: 1 - P(NOT_DIGIT).
 
         All ones for a 10-output model, which cannot tell.
         """
+        return self.read(images)[2]
+
+    def read(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``classify`` and ``digit_probability`` from one forward pass."""
         probabilities = self.predict_proba(images)
-        if not self.rejects:
-            return np.ones(len(probabilities), np.float32)
-        return np.clip(1.0 - probabilities[:, NOT_DIGIT], 0.0, 1.0).astype(np.float32)
+        labels = probabilities[:, :N_DIGITS].argmax(axis=1)
+        confidences = probabilities[np.arange(len(labels)), labels]
+        if self.rejects:
+            whole = np.clip(1.0 - probabilities[:, NOT_DIGIT], 0.0, 1.0)
+        else:
+            whole = np.ones(len(probabilities))
+        return labels.astype(np.int64), confidences.astype(np.float32), whole.astype(np.float32)
 
 
 def _model_file(path: Path, engine: str) -> Path:
