@@ -13,6 +13,7 @@ from pathlib import Path
 from notes_ocr.errors import NotesOcrError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+MULTI_PAGE = (".pdf", ".tif", ".tiff")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -102,7 +103,9 @@ def run_scan(args: argparse.Namespace) -> int:
     )
     failed = 0
     with output as stream:
-        writer = PageWriter(stream, args.format, many_pages=len(inputs) > 1)
+        # One file may hold several pages too (PDF, TIFF): each page then gets its header.
+        many_pages = len(inputs) > 1 or any(p.suffix.lower() in MULTI_PAGE for p in inputs)
+        writer = PageWriter(stream, args.format, many_pages=many_pages)
         for page in scanner.scan_paths(inputs):
             if page.error:
                 failed += 1

@@ -35,7 +35,7 @@ class Scanner:
         blobs = segmentation.blobs
         if not blobs:
             return []
-        images = np.stack([normalize_blob(blob.mask) for blob in blobs])
+        images = mnist_images([blob.mask for blob in blobs])
         labels, confidences, digit_probability = self.recognizer.read(images)
         page_boxes = to_page_boxes(segmentation, grey.shape)
         digits = [
@@ -55,9 +55,7 @@ class Scanner:
 
     def confidence(self, masks: list[np.ndarray]) -> np.ndarray:
         """The classifier's confidence in each blob mask as a digit."""
-        if not masks:
-            return np.zeros(0, np.float32)
-        return self.recognizer.classify(np.stack([normalize_blob(m) for m in masks]))[1]
+        return self.recognizer.classify(mnist_images(masks))[1]
 
     def read_page(self, page: PageImage) -> Page:
         """One page's record; an unexpected failure becomes the record's error, not a crash."""
@@ -84,21 +82,30 @@ class Scanner:
         return self.read_page(PageImage(source, 1, grey))
 
 
+def mnist_images(masks: list[np.ndarray]) -> np.ndarray:
+    """Blob masks -> the (N, 28, 28) uint8 MNIST-style images the recogniser reads."""
+    if not masks:
+        return np.zeros((0, 28, 28), np.uint8)
+    return np.stack([normalize_blob(mask) for mask in masks])
+
+
 def to_page_boxes(segmentation: Segmentation, shape: tuple[int, int]) -> list[Box]:
     """Blob boxes on the working page -> boxes on the original page (clipped to it)."""
+    if not segmentation.blobs:
+        return []
     inverse = np.linalg.inv(segmentation.to_work)
     height, width = shape
-    out: list[Box] = []
-    for blob in segmentation.blobs:
-        x, y, w, h = blob.box
-        corners = np.array([[[x, y], [x + w, y], [x, y + h], [x + w, y + h]]], np.float64)
-        mapped = cv2.perspectiveTransform(corners, inverse)[0]
-        x0, y0 = np.floor(mapped.min(axis=0)).astype(int)
-        x1, y1 = np.ceil(mapped.max(axis=0)).astype(int)
-        x0, x1 = max(0, x0), min(width, x1)
-        y0, y1 = max(0, y0), min(height, y1)
-        out.append((int(x0), int(y0), int(x1 - x0), int(y1 - y0)))
-    return out
+    boxes = np.array([blob.box for blob in segmentation.blobs], np.float64)
+    x, y, w, h = boxes.T
+    corners = np.stack([[x, y], [x + w, y], [x, y + h], [x + w, y + h]])  # (4, 2, N)
+    mapped = cv2.perspectiveTransform(corners.transpose(2, 0, 1).reshape(1, -1, 2), inverse)
+    mapped = mapped.reshape(-1, 4, 2)
+    x0 = np.clip(np.floor(mapped[:, :, 0].min(axis=1)), 0, width).astype(int)
+    y0 = np.clip(np.floor(mapped[:, :, 1].min(axis=1)), 0, height).astype(int)
+    x1 = np.clip(np.ceil(mapped[:, :, 0].max(axis=1)), 0, width).astype(int)
+    y1 = np.clip(np.ceil(mapped[:, :, 1].max(axis=1)), 0, height).astype(int)
+    return [(int(a), int(b), int(c - a), int(d - b)) for a, b, c, d in zip(x0, y0, x1, y1,
+                                                                           strict=True)]
 
 
 def scan(

@@ -83,24 +83,31 @@ def test_same_seed_same_page(mnist) -> None:
     assert c.lines != a.lines
 
 
-@pytest.mark.parametrize("changes", SPECS)
-def test_truth_lines_and_boxes(mnist, changes) -> None:
-    page = render(mnist, **changes)
+def checked_boxes(page):
+    """Each digit's (line text, box), once the line's format, its box count and the box's
+    place inside the image are checked."""
     h, w = page.image.shape[:2]
-    assert page.image.shape == (SMALL.height, SMALL.width, 3)
-    assert page.image.dtype == np.uint8
-    assert 1 <= len(page.lines) <= SMALL.n_lines
-    assert len(page.digit_boxes) == len(page.lines)
-    background = np.median(gray(page))
     for text, boxes in zip(page.lines, page.digit_boxes, strict=True):
         assert LINE_FORMAT.fullmatch(text), text
         assert len(boxes) == len(text.replace(" ", ""))
         for x, y, bw, bh in boxes:
             assert 0 <= x and 0 <= y and bw > 0 and bh > 0
             assert x + bw <= w and y + bh <= h
-            ink = gray(page)[y : y + bh, x : x + bw]
-            # Even light pencil under shadow is well below the paper somewhere in the box.
-            assert ink.min() < 0.7 * background, (text, (x, y, bw, bh))
+            yield text, (x, y, bw, bh)
+
+
+@pytest.mark.parametrize("changes", SPECS)
+def test_truth_lines_and_boxes(mnist, changes) -> None:
+    page = render(mnist, **changes)
+    assert page.image.shape == (SMALL.height, SMALL.width, 3)
+    assert page.image.dtype == np.uint8
+    assert 1 <= len(page.lines) <= SMALL.n_lines
+    assert len(page.digit_boxes) == len(page.lines)
+    background = np.median(gray(page))
+    for text, (x, y, bw, bh) in checked_boxes(page):
+        ink = gray(page)[y : y + bh, x : x + bw]
+        # Even light pencil under shadow is well below the paper somewhere in the box.
+        assert ink.min() < 0.7 * background, (text, (x, y, bw, bh))
 
 
 def test_spacing_matches_the_text(mnist) -> None:
@@ -353,15 +360,10 @@ def test_photo_truth_lines_and_boxes(mnist, changes) -> None:
     paper = np.median(g[h // 3 : 2 * h // 3, w // 3 : 2 * w // 3])
     assert max(np.median(c) for c in corners) < 0.8 * paper
     assert 1 <= len(page.lines) == len(page.digit_boxes)
-    for text, boxes in zip(page.lines, page.digit_boxes, strict=True):
-        assert LINE_FORMAT.fullmatch(text), text
-        assert len(boxes) == len(text.replace(" ", ""))
-        for x, y, bw, bh in boxes:
-            assert 0 <= x and 0 <= y and bw > 0 and bh > 0
-            assert x + bw <= w and y + bh <= h
-            # The digit is in its box: ink well below the paper around it.
-            around = g[max(y - bh, 0) : y + 2 * bh, max(x - bw, 0) : x + 2 * bw]
-            assert g[y : y + bh, x : x + bw].min() < 0.75 * np.median(around), (text, x, y)
+    for text, (x, y, bw, bh) in checked_boxes(page):
+        # The digit is in its box: ink well below the paper around it.
+        around = g[max(y - bh, 0) : y + 2 * bh, max(x - bw, 0) : x + 2 * bw]
+        assert g[y : y + bh, x : x + bw].min() < 0.75 * np.median(around), (text, x, y)
 
 
 def test_write_page(mnist, tmp_path) -> None:
