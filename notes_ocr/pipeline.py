@@ -1,24 +1,54 @@
-"""scan(): a page image, top to bottom: segment, normalise, classify, lay out."""
+"""scan(): a page image, top to bottom: segment, decode, normalise, classify, lay out."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from notes_ocr.decode import Proposal, choose, propose
 from notes_ocr.errors import InputError
 from notes_ocr.layout import group_lines
-from notes_ocr.normalize import normalize_blob
 from notes_ocr.recognizer import Recognizer
 from notes_ocr.results import Box, Digit, Line, Page, PageError, make_line
-from notes_ocr.segment import Segmentation, segment_page
+from notes_ocr.segment import segment_page
 from notes_ocr.sources import PageImage, UnreadableSource, iter_pages, to_grey
 
 # Stands in for a digit read with less than the minimum confidence, so the line keeps its shape.
 UNSURE = "?"
+
+
+@dataclass(frozen=True)
+class PreparedPage:
+    """A page segmented into candidate digits, waiting for the classifier.
+
+    Plain arrays only: pages are prepared in worker processes and their candidates
+    classified together in the main one (see batch.py).
+    """
+
+    source: str
+    page: int
+    width: int
+    height: int
+    proposal: Proposal
+    to_work: np.ndarray  # 3x3 homography: original page -> working page
+
+    @property
+    def images(self) -> np.ndarray:
+        """The candidates as (C, 28, 28) uint8 MNIST-style images."""
+        return self.proposal.images
+
+
+def prepare(page: PageImage) -> PreparedPage:
+    """Segment one page and list its candidate digits: everything before the classifier."""
+    height, width = page.image.shape
+    segmentation = segment_page(page.image)
+    proposal = propose(segmentation.pieces, segmentation.digit_height)
+    return PreparedPage(page.source, page.page, width, height, proposal, segmentation.to_work)
 
 
 class Scanner:
@@ -31,41 +61,47 @@ class Scanner:
 
     def read_lines(self, grey: np.ndarray) -> list[Line]:
         """The digit lines of one grey page, top to bottom."""
-        segmentation = segment_page(grey, judge=self.confidence)
-        blobs = segmentation.blobs
-        if not blobs:
+        prepared = prepare(PageImage("<array>", 1, grey))
+        return self.finish_lines(prepared, self.recognizer.predict_proba(prepared.images))
+
+    def finish_lines(self, prepared: PreparedPage, probabilities: np.ndarray) -> list[Line]:
+        """A prepared page's lines, given the classifier's output for its candidates."""
+        proposal = prepared.proposal
+        labels, confidences, digit_probability = self.recognizer.interpret(probabilities)
+        chosen = choose(proposal, labels, confidences)
+        if chosen.size == 0:
             return []
-        images = mnist_images([blob.mask for blob in blobs])
-        labels, confidences, digit_probability = self.recognizer.read(images)
-        page_boxes = to_page_boxes(segmentation, grey.shape)
+        page_boxes = to_page_boxes(proposal.boxes[chosen], prepared.to_work,
+                                   (prepared.height, prepared.width))
         digits = [
-            Digit(str(int(label)) if confidence >= self.min_confidence else UNSURE,
-                  float(confidence), box)
-            for label, confidence, box in zip(labels, confidences, page_boxes, strict=True)
+            Digit(str(int(labels[c])) if confidences[c] >= self.min_confidence else UNSURE,
+                  float(confidences[c]), box)
+            for c, box in zip(chosen, page_boxes, strict=True)
         ]
-        layout = group_lines(np.array([blob.box for blob in blobs]))
+        layout = group_lines(proposal.boxes[chosen])
         # A line the classifier takes for no digits at all is a row of marks (ticks, arrows,
         # a scribble): drop it. Inside a line of digits a doubtful blob stays, since it is
         # more likely two touching digits than a mark.
         layout = [
             line for line in layout
-            if np.mean(digit_probability[[i for group in line for i in group]]) >= 0.5
+            if np.mean(digit_probability[chosen[[i for group in line for i in group]]]) >= 0.5
         ]
         return [make_line([[digits[i] for i in group] for group in line]) for line in layout]
 
-    def confidence(self, masks: list[np.ndarray]) -> np.ndarray:
-        """The classifier's confidence in each blob mask as a digit."""
-        return self.recognizer.classify(mnist_images(masks))[1]
+    def finish(self, prepared: PreparedPage, probabilities: np.ndarray) -> Page:
+        """The record of a prepared page, given the classifier's output for its candidates."""
+        lines = self.finish_lines(prepared, probabilities)
+        return Page(prepared.source, prepared.page, prepared.width, prepared.height, lines)
 
     def read_page(self, page: PageImage) -> Page:
         """One page's record; an unexpected failure becomes the record's error, not a crash."""
-        height, width = page.image.shape
         try:
-            lines = self.read_lines(page.image)
+            prepared = prepare(page)
+            return self.finish(prepared, self.recognizer.predict_proba(prepared.images))
         except Exception as exc:  # one bad page must never stop a batch
+            height, width = page.image.shape
             error = PageError("InternalError", f"{page.source}: {type(exc).__name__}: {exc}")
             return Page(page.source, page.page, width, height, error=error)
-        return Page(page.source, page.page, width, height, lines)
 
     def scan_paths(self, paths: Iterable[str | os.PathLike]) -> Iterator[Page]:
         """Records for every page of every file, in order, as each page is done."""
@@ -82,20 +118,16 @@ class Scanner:
         return self.read_page(PageImage(source, 1, grey))
 
 
-def mnist_images(masks: list[np.ndarray]) -> np.ndarray:
-    """Blob masks -> the (N, 28, 28) uint8 MNIST-style images the recogniser reads."""
-    if not masks:
-        return np.zeros((0, 28, 28), np.uint8)
-    return np.stack([normalize_blob(mask) for mask in masks])
+def to_page_boxes(boxes: np.ndarray, to_work: np.ndarray, shape: tuple[int, int]) -> list[Box]:
+    """(N, 4) boxes on the working page -> boxes on the original page (clipped to it).
 
-
-def to_page_boxes(segmentation: Segmentation, shape: tuple[int, int]) -> list[Box]:
-    """Blob boxes on the working page -> boxes on the original page (clipped to it)."""
-    if not segmentation.blobs:
+    ``to_work`` is the homography from the original page to the working one.
+    """
+    if len(boxes) == 0:
         return []
-    inverse = np.linalg.inv(segmentation.to_work)
+    inverse = np.linalg.inv(to_work)
     height, width = shape
-    boxes = np.array([blob.box for blob in segmentation.blobs], np.float64)
+    boxes = np.asarray(boxes, np.float64)
     x, y, w, h = boxes.T
     corners = np.stack([[x, y], [x + w, y], [x, y + h], [x + w, y + h]])  # (4, 2, N)
     mapped = cv2.perspectiveTransform(corners.transpose(2, 0, 1).reshape(1, -1, 2), inverse)

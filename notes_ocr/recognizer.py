@@ -137,7 +137,11 @@ class Recognizer:
 
     def read(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``classify`` and ``digit_probability`` from one forward pass."""
-        probabilities = self.predict_proba(images)
+        return self.interpret(self.predict_proba(images))
+
+    def interpret(self, probabilities: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(labels, confidences, digit probability) from ``predict_proba``'s output."""
+        probabilities = np.asarray(probabilities, np.float32).reshape(-1, self.n_outputs)
         labels = probabilities[:, :N_DIGITS].argmax(axis=1)
         confidences = probabilities[np.arange(len(labels)), labels]
         if self.rejects:

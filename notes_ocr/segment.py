@@ -11,14 +11,14 @@ The stages, in the order ``segment_page`` runs them, each a function over plain 
    under the ink, so strokes that cross them stay whole.
 5. ``binarize``: hysteresis threshold, so faint pencil joined to firm strokes survives while
    isolated paper noise does not.
-6. ``find_blobs``: connected components, specks and non-digit marks dropped, broken digits
-   merged, touching digits split; the classifier (a ``Judge``) settles the doubtful cases.
+6. ``find_pieces``: connected components, specks and non-digit marks dropped, plainly
+   broken digits joined, and wide blobs cut wherever touching digits could meet. Which
+   pieces form which digit is decided later, with the classifier (decode.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import pairwise
 
 import cv2
@@ -31,17 +31,15 @@ from notes_ocr.flatten import find_sheet, flatten_sheet
 # the page benchmark loses accuracy (7.0% CER at 1800 px against 6.2% at 2600 px).
 WORK_SIDE = 2600
 
-# Scores candidate digit masks: the classifier's confidence in each, in [0, 1]. Segmentation
-# asks it when it cannot tell from shape alone whether a wide blob is one digit or several.
-Judge = Callable[[list[np.ndarray]], np.ndarray]
-
 # Rulings are thinner than this (px on the working page, once widened against tilt).
 MAX_RULING_WIDTH = 15
 
-# A blob at least this many times as wide as tall may hold several digits; the classifier,
-# which knows two touching digits from one, decides (page benchmark CER: 6.4% at 1.15,
-# 5.9% at 1.0).
-SPLIT_WIDTH = 1.0
+# A blob at least this many digit heights wide may hold touching digits and is cut at its
+# narrow columns; cuts are at least MIN_PIECE_WIDTH digit heights apart, MAX_CUTS at most.
+SPLIT_WIDTH = 0.8
+MIN_PIECE_WIDTH = 0.15
+CUT_SPACING = 0.3
+MAX_CUTS = 4
 
 
 @dataclass(frozen=True)
@@ -53,6 +51,8 @@ class Blob:
     w: int
     h: int
     mask: np.ndarray  # (h, w) bool
+    # Pieces cut from one connected blob share this number: their ink touches.
+    source: int = -1
 
     @property
     def box(self) -> tuple[int, int, int, int]:
@@ -61,9 +61,14 @@ class Blob:
 
 @dataclass(frozen=True)
 class Segmentation:
-    """The digit blobs of a page, with the transform from the original page to the working one."""
+    """A page's ink cut into pieces no larger than a digit, and where the page went.
 
-    blobs: list[Blob]
+    ``pieces`` over-segment the digits: a touching pair is cut at every column where two
+    digits could meet, and a broken digit may be several pieces (see ``find_pieces``).
+    """
+
+    pieces: list[Blob]
+    digit_height: float  # typical height of a digit on the working page, px
     # 3x3 homography: original page coordinates -> working coordinates (scaled, flattened
     # when the page is a photo of a sheet, deskewed).
     to_work: np.ndarray
@@ -211,8 +216,8 @@ def typical_height(heights: np.ndarray, areas: np.ndarray, min_area: int) -> flo
     return float(heights[big][order][middle])
 
 
-def segment_page(grey: np.ndarray, judge: Judge | None = None) -> Segmentation:
-    """Find the digit blobs of a grey page image (uint8, dark ink on light paper)."""
+def segment_page(grey: np.ndarray) -> Segmentation:
+    """Cut a grey page image (uint8, dark ink on light paper) into digit pieces."""
     scale = min(1.0, WORK_SIDE / max(grey.shape))
     to_work = np.diag([scale, scale, 1.0])
     if scale < 1.0:
@@ -227,33 +232,40 @@ def segment_page(grey: np.ndarray, judge: Judge | None = None) -> Segmentation:
     to_work = np.vstack([rotation, [0, 0, 1]]) @ to_work
     # Rulings run across the page; a digit is far shorter than an eighth of the page.
     darkness = remove_rulings(darkness, min_length=max(darkness.shape) // 8)
-    mask = binarize(darkness)
-    return Segmentation(blobs=find_blobs(mask, judge), to_work=to_work, skew_degrees=skew)
+    pieces, digit_height = find_pieces(binarize(darkness))
+    return Segmentation(pieces, digit_height, to_work=to_work, skew_degrees=skew)
 
 
-def find_blobs(mask: np.ndarray, judge: Judge | None = None) -> list[Blob]:
-    """Digit blobs of a clean ink mask: specks and non-digit marks dropped, pieces merged."""
+def find_pieces(mask: np.ndarray) -> tuple[list[Blob], float]:
+    """Over-segment a clean ink mask into pieces no larger than one digit.
+
+    Specks and shapes no digit could be are dropped, pieces of a broken digit that are
+    plainly one (stacked, or a small piece on a big one) are joined, and every blob wide
+    enough to hold touching digits is cut at each column where two digits could meet.
+    Which pieces make up which digit is left to ``decode.read_digits``, which asks the
+    classifier. Returns the pieces and the typical digit height (0 with no ink).
+    """
     count, labels, stats, _ = cv2.connectedComponentsWithStats(
         mask.astype(np.uint8), connectivity=8
     )
     if count <= 1:
-        return []
+        return [], 0.0
     boxes = stats[1:, :4].astype(int)
     areas = stats[1:, cv2.CC_STAT_AREA].astype(int)
     side = max(mask.shape)
     min_area = max(12, (side // 400) ** 2)
     digit_height = typical_height(boxes[:, 3], areas, min_area)
     if digit_height <= 0:
-        return []
+        return [], 0.0
 
     keep = areas >= max(min_area, (0.12 * digit_height) ** 2)
-    groups = merge_pieces(labels, boxes, keep, digit_height, judge)
-    blobs: list[Blob] = []
-    for members in groups:
+    pieces: list[Blob] = []
+    for source, members in enumerate(merge_pieces(boxes, keep, digit_height)):
         blob = blob_of(labels, boxes, members)
-        if looks_like_digit(blob, digit_height):
-            blobs.extend(split_wide(blob, digit_height, judge))
-    return blobs
+        if plausible_piece(blob, digit_height):
+            cuts = join_columns(blob, digit_height)
+            pieces.extend(replace(piece, source=source) for piece in cut_at(blob, cuts))
+    return pieces, digit_height
 
 
 def blob_of(labels: np.ndarray, boxes: np.ndarray, members: list[int]) -> Blob:
@@ -266,19 +278,13 @@ def blob_of(labels: np.ndarray, boxes: np.ndarray, members: list[int]) -> Blob:
     return Blob(int(x0), int(y0), int(x1 - x0), int(y1 - y0), mask)
 
 
-def merge_pieces(
-    labels: np.ndarray,
-    boxes: np.ndarray,
-    keep: np.ndarray,
-    digit_height: float,
-    judge: Judge | None = None,
-) -> list[list[int]]:
-    """Group the components that are pieces of one digit (a broken stroke, a detached bar).
+def merge_pieces(boxes: np.ndarray, keep: np.ndarray, digit_height: float) -> list[list[int]]:
+    """Group the components that are plainly pieces of one digit.
 
-    Two pieces may belong together when their columns overlap and together they are no
-    taller than a tall digit. Stacked pieces, or a small piece on a big one, are merged.
-    Two big pieces side by side (a broken 4, or a slanted 1 leaning over the next digit)
-    are merged only when the classifier is surer of the union than of the two apart.
+    Pieces whose columns overlap by half the narrower one (a broken 8, a 5's detached bar),
+    or a small piece over a big one, are joined when together they are no taller than a
+    tall digit. Pieces side by side are left apart: whether they are one broken digit or
+    two is the classifier's question.
     """
     index = [int(i) for i in np.flatnonzero(keep)]
     parent = {i: i for i in index}
@@ -304,8 +310,7 @@ def merge_pieces(
             if bottom - top > 1.3 * digit_height:
                 continue
             shared_rows = min(ay + ah, by + bh) - max(ay, by)
-            side_by_side = not small and shared_rows > 0.5 * min(ah, bh)
-            if side_by_side and not union_is_better(labels, boxes, a, b, judge):
+            if not small and shared_rows > 0.5 * min(ah, bh):
                 continue
             ra, rb = root(a), root(b)
             if ra != rb:
@@ -316,69 +321,41 @@ def merge_pieces(
     return sorted(groups.values(), key=lambda members: min(boxes[i, 0] for i in members))
 
 
-def union_is_better(
-    labels: np.ndarray, boxes: np.ndarray, a: int, b: int, judge: Judge | None
-) -> bool:
-    """Whether the classifier reads two components better as one digit than as two."""
-    if judge is None:
+def plausible_piece(blob: Blob, digit_height: float) -> bool:
+    """Reject shapes that are not (part of) a digit: page-high drawings, underlines, dashes."""
+    if blob.h > 2.5 * digit_height:
         return False
-    masks = [blob_of(labels, boxes, members).mask for members in ([a, b], [a], [b])]
-    union, first, second = np.clip(judge(masks), 1e-6, 1.0)
-    return bool(np.log(union) > (np.log(first) + np.log(second)) / 2)
-
-
-def looks_like_digit(blob: Blob, digit_height: float) -> bool:
-    """Reject specks, dashes, underlines and large drawings before they reach the classifier."""
-    if blob.h < 0.4 * digit_height or blob.h > 2.5 * digit_height:
-        return False
-    if blob.w > 6 * blob.h:  # an underline or a dash, not a run of digits
+    if blob.w > 6 * max(blob.h, 0.4 * digit_height):  # an underline, not a run of digits
         return False
     return True
 
 
-def split_wide(blob: Blob, digit_height: float, judge: Judge | None = None) -> list[Blob]:
-    """Split a blob wider than one digit into the digits it holds, if it holds several.
+def join_columns(blob: Blob, digit_height: float) -> list[int]:
+    """Columns where a blob may hold two touching digits: the narrow places in its ink.
 
-    Two-way splits are tried at several columns: the thinnest one near the middle, where
-    touching digits often meet at a thin join, and evenly spaced ones across the middle
-    third, for slanted digits that overlap. Three-way splits cut at the thinnest columns
-    near the thirds. A split whose pieces are not all digit-sized (the long bar of a 5 is
-    not a digit) is never taken. With a ``judge``, the classifier's confidence decides
-    between the whole blob and the splits (geometric mean over pieces); without one, the
-    blob stays whole.
+    Touching digits meet where there is little ink in a column, so every local minimum of
+    the blob's column profile at least MIN_PIECE_WIDTH from the ends and from another cut is
+    a candidate (the thinnest first). Cutting a single digit there too is harmless: the
+    decoder reads the joined pieces as well and keeps the better reading.
     """
-    if blob.w < SPLIT_WIDTH * blob.h or judge is None:
-        return [blob]
-    profile = blob.mask.sum(axis=0)
-    middle = slice(int(0.3 * blob.w), int(0.7 * blob.w))
-    two_way = {middle.start + int(np.argmin(profile[middle]))}
-    two_way.update(int(f * blob.w) for f in (0.35, 0.42, 0.5, 0.58, 0.65))
-    cut_sets = [[cut] for cut in sorted(two_way)]
-    if blob.w >= 1.65 * blob.h:
-        thirds = []
-        for centre in (blob.w / 3, 2 * blob.w / 3):
-            lo, hi = int(centre - 0.1 * blob.w), int(centre + 0.1 * blob.w)
-            thirds.append(lo + int(np.argmin(profile[lo:hi])))
-        cut_sets.append(thirds)
-    options = [[blob]]
-    for cuts in cut_sets:
-        parts = cut_at(blob, cuts)
-        if len(parts) == len(cuts) + 1 and all(
-            part.h >= 0.5 * digit_height and part.w >= 0.12 * digit_height for part in parts
-        ):
-            options.append(parts)
-    if len(options) == 1:
-        return [blob]
-    scores = judge([part.mask for option in options for part in option])
-    best, best_score, start = options[0], -np.inf, 0
-    for option in options:
-        confidences = np.clip(scores[start : start + len(option)], 1e-6, 1.0)
-        start += len(option)
-        # Splitting must earn its place: the whole blob wins ties.
-        score = float(np.mean(np.log(confidences))) - (0.0 if option is options[0] else 0.05)
-        if score > best_score:
-            best, best_score = option, score
-    return best
+    if blob.w < SPLIT_WIDTH * max(blob.h, digit_height):
+        return []
+    profile = blob.mask.sum(axis=0).astype(np.float32)
+    profile = np.convolve(profile, np.ones(3, np.float32) / 3, mode="same")
+    margin = max(1, int(MIN_PIECE_WIDTH * digit_height))
+    inner = np.arange(margin, blob.w - margin)
+    if inner.size == 0:
+        return []
+    left = np.r_[np.inf, profile[:-1]]
+    right = np.r_[profile[1:], np.inf]
+    minima = inner[(profile[inner] <= left[inner]) & (profile[inner] <= right[inner])]
+    cuts: list[int] = []
+    for column in minima[np.argsort(profile[minima], kind="stable")]:
+        if all(abs(int(column) - cut) >= CUT_SPACING * digit_height for cut in cuts):
+            cuts.append(int(column))
+        if len(cuts) == MAX_CUTS:
+            break
+    return sorted(cuts)
 
 
 def cut_at(blob: Blob, cuts: list[int]) -> list[Blob]:

@@ -1,0 +1,218 @@
+"""Digit pieces of a page -> the digits they most likely make up.
+
+Segmentation over-segments: it cuts a wide blob at every column where two touching digits
+could meet, and leaves the pieces of a broken digit apart when they sit side by side. This
+stage puts pieces back together, line by line, in two steps:
+
+1. ``propose``: every run of up to MAX_PIECES neighbouring pieces of a line is a candidate
+   digit, normalised to an MNIST image for the classifier.
+2. ``choose``: given the classifier's confidence in each candidate as one whole digit,
+   dynamic programming picks for each line the division into digits that the classifier
+   believes most: the largest sum of log confidences, less a cost per digit, per cut
+   through ink and per bridged gap, so that a reading with more events must read clearly
+   better. Touching digits are split and broken ones mended by the same test.
+
+The classifier runs in between, on as many pages' candidates at once as the caller likes:
+``Proposal`` holds plain arrays, so it travels between processes cheaply.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from notes_ocr.layout import group_lines
+from notes_ocr.normalize import MNIST_SIZE, normalize_blob
+from notes_ocr.segment import Blob
+
+MAX_PIECES = 5  # the most pieces one digit is made of
+MAX_WIDTH = 2.0  # a digit of several pieces is at most this many line heights wide
+MAX_GAP = 0.3  # pieces of one digit are at most this many line heights apart
+MIN_HEIGHT = 0.4  # a digit is at least this many line heights tall
+DIGIT_COST = 0.05  # log-confidence a reading pays per digit: the fewer digits win ties
+# Reading two digits where segmentation cut through ink costs this much log-confidence:
+# digits touch less often than not, and the narrow edge of many digits reads as a
+# confident 1 once cut off.
+CUT_COST = 0.35
+# Reading separate pieces as one broken digit costs this much per gap: digits break less
+# often than they stand apart.
+JOIN_COST = 0.35
+# A piece shorter than MIN_HEIGHT may be a stray mark (a dot, a tick) rather than part of a
+# digit: the reading may leave it out for this much log-confidence (half as likely).
+SKIP_COST = float(np.log(2.0))
+# A piece cut out of a blob is read as a 1 only if it leans less than this from upright
+# (degrees): the classifier takes any straight stroke for a 1, and a tick or a cross cut
+# apart is two slanted straight strokes. Written 1s lean less.
+MAX_CUT_ONE_LEAN = 30.0
+FLOOR = 1e-4  # confidences are clipped here before the log: one bad guess is not -inf
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """A page's pieces in reading order and every candidate digit made of them.
+
+    Pieces are numbered line by line, left to right; line ``l`` holds pieces
+    ``line_starts[l]`` to ``line_starts[l + 1] - 1``. Candidate ``c`` is pieces
+    ``start[c]`` to ``stop[c] - 1`` of one line.
+    """
+
+    line_starts: np.ndarray  # (L + 1,) int
+    skippable: np.ndarray  # (P,) bool: short enough to be a stray mark
+    source: np.ndarray  # (P,) int: pieces cut from one blob share it (their ink touches)
+    start: np.ndarray  # (C,) int
+    stop: np.ndarray  # (C,) int
+    joins: np.ndarray  # (C,) int: gaps between separate pieces the candidate bridges
+    can_be_digit: np.ndarray  # (C,) bool: tall enough to be a digit
+    lean: np.ndarray  # (C,) float: degrees the ink's main axis leans from upright
+    boxes: np.ndarray  # (C, 4) int: x, y, w, h on the working page
+    images: np.ndarray  # (C, 28, 28) uint8: each candidate as an MNIST-style digit
+
+
+def propose(pieces: list[Blob], digit_height: float) -> Proposal:
+    """Group ``pieces`` (``segment.find_pieces``) into lines and list candidate digits."""
+    lines = []
+    if pieces:
+        for line in group_lines(np.array([piece.box for piece in pieces])):
+            members = (pieces[i] for group in line for i in group)
+            lines.append(sorted(members, key=lambda p: p.x + p.w / 2))
+    line_starts = np.cumsum([0, *(len(line) for line in lines)])
+    skippable, source = [], []
+    start, stop, joins, can_be_digit, blobs = [], [], [], [], []
+    for offset, line in zip(line_starts, lines, strict=False):
+        height = line_height(line, digit_height)
+        skippable.extend(piece.h < MIN_HEIGHT * height for piece in line)
+        source.extend(piece.source for piece in line)
+        for first, last, bridged, union in line_candidates(line, height):
+            start.append(offset + first)
+            stop.append(offset + last)
+            joins.append(bridged)
+            can_be_digit.append(union.h >= MIN_HEIGHT * height)
+            blobs.append(union)
+
+    images = np.zeros((len(blobs), MNIST_SIZE, MNIST_SIZE), np.uint8)
+    for i, blob in enumerate(blobs):
+        images[i] = normalize_blob(blob.mask)
+    return Proposal(
+        line_starts=np.asarray(line_starts, int),
+        skippable=np.array(skippable, bool),
+        source=np.array(source, int),
+        start=np.array(start, int),
+        stop=np.array(stop, int),
+        joins=np.array(joins, int),
+        can_be_digit=np.array(can_be_digit, bool),
+        lean=np.array([lean_degrees(blob.mask) for blob in blobs]),
+        boxes=np.array([blob.box for blob in blobs], int).reshape(-1, 4),
+        images=images,
+    )
+
+
+def line_height(line: list[Blob], digit_height: float) -> float:
+    """The height of a line's digits: the median of its pieces that could be digits.
+
+    A line of nothing but short marks gets the page's digit height, so that they stay marks.
+    """
+    heights = np.array([piece.h for piece in line], float)
+    tall = heights[heights >= 0.5 * digit_height]
+    return float(np.median(tall)) if tall.size else digit_height
+
+
+def line_candidates(line: list[Blob], height: float) -> list[tuple[int, int, int, Blob]]:
+    """Every run of neighbouring pieces of a line that could be one digit.
+
+    Returns (first piece, last piece + 1, gaps bridged, the joined blob) tuples.
+    """
+    out = []
+    for first in range(len(line)):
+        union = line[first]
+        bridged = 0
+        out.append((first, first + 1, 0, union))
+        for last in range(first + 1, min(first + MAX_PIECES, len(line))):
+            piece = line[last]
+            if piece.x > union.x + union.w + MAX_GAP * height:
+                break
+            union = join(union, piece)
+            if union.w > MAX_WIDTH * height:
+                break
+            bridged += piece.source != line[last - 1].source
+            out.append((first, last + 1, bridged, union))
+    return out
+
+
+def choose(proposal: Proposal, labels: np.ndarray, confidences: np.ndarray) -> np.ndarray:
+    """The candidates that make up the page's digits, in reading order.
+
+    ``labels`` and ``confidences`` (C,) are the classifier's reading of each candidate and
+    its confidence in it as one whole digit. For each line, every piece belongs to exactly
+    one chosen candidate, except short pieces, which may be left out as stray marks for
+    SKIP_COST each; a candidate too short to be a digit is never chosen. Returns candidate
+    indices, int (D,).
+    """
+    # Where segmentation cut through ink: the piece before a candidate's first one, or the
+    # one after its last, came from the same blob.
+    source = proposal.source
+    line_first = np.repeat(proposal.line_starts[:-1], np.diff(proposal.line_starts))
+    line_end = np.repeat(proposal.line_starts[1:], np.diff(proposal.line_starts))
+    first, last = proposal.start, proposal.stop - 1
+    cut_before = first > line_first[first]
+    cut_before[cut_before] = source[first[cut_before] - 1] == source[first[cut_before]]
+    cut_after = last + 1 < line_end[last]
+    cut_after[cut_after] = source[last[cut_after] + 1] == source[last[cut_after]]
+
+    confidences = np.asarray(confidences, np.float64).copy()
+    slanted_one = (np.asarray(labels) == 1) & (proposal.lean > MAX_CUT_ONE_LEAN)
+    confidences[slanted_one & (cut_before | cut_after)] = FLOOR
+    scores = np.log(np.clip(confidences, FLOOR, 1.0))
+    scores -= DIGIT_COST + JOIN_COST * proposal.joins + CUT_COST * cut_before
+    ending: dict[int, list[int]] = {}
+    for c in np.flatnonzero(proposal.can_be_digit):
+        ending.setdefault(int(proposal.stop[c]), []).append(int(c))
+
+    chosen: list[int] = []
+    for line_start, line_stop in zip(proposal.line_starts[:-1], proposal.line_starts[1:],
+                                     strict=True):
+        best = {int(line_start): 0.0}
+        came_from: dict[int, int] = {}  # piece index -> candidate ending there, -1: skipped
+        for stop in range(int(line_start) + 1, int(line_stop) + 1):
+            total, how = -np.inf, -1
+            if proposal.skippable[stop - 1]:
+                total = best[stop - 1] - SKIP_COST
+            for c in ending.get(stop, ()):
+                value = best[int(proposal.start[c])] + scores[c]
+                if value > total:
+                    total, how = value, c
+            best[stop], came_from[stop] = total, how
+        line_digits = []
+        stop = int(line_stop)
+        while stop > line_start:
+            c = came_from[stop]
+            if c < 0:
+                stop -= 1
+            else:
+                line_digits.append(c)
+                stop = int(proposal.start[c])
+        chosen.extend(reversed(line_digits))
+    return np.array(chosen, int)
+
+
+def lean_degrees(mask: np.ndarray) -> float:
+    """How far the main axis of a shape's ink leans from upright, 0-90 degrees."""
+    moments = cv2.moments(mask.astype(np.uint8), binaryImage=True)
+    if moments["m00"] == 0:
+        return 0.0
+    mu20, mu02, mu11 = moments["mu20"], moments["mu02"], moments["mu11"]
+    # The main axis' angle from the horizontal is half of atan2(2 mu11, mu20 - mu02).
+    from_horizontal = abs(np.degrees(0.5 * np.arctan2(2 * mu11, mu20 - mu02)))
+    return float(90.0 - from_horizontal)
+
+
+def join(a: Blob, b: Blob) -> Blob:
+    """One blob holding the ink of both."""
+    x0, y0 = min(a.x, b.x), min(a.y, b.y)
+    x1, y1 = max(a.x + a.w, b.x + b.w), max(a.y + a.h, b.y + b.h)
+    mask = np.zeros((y1 - y0, x1 - x0), bool)
+    for blob in (a, b):
+        mask[blob.y - y0 : blob.y - y0 + blob.h, blob.x - x0 : blob.x - x0 + blob.w] |= blob.mask
+    return Blob(x0, y0, x1 - x0, y1 - y0, mask)
+
