@@ -27,7 +27,7 @@ from notes_ocr.layout import group_lines
 from notes_ocr.normalize import MNIST_SIZE, normalize_blob
 from notes_ocr.segment import Blob
 
-MAX_PIECES = 5  # the most pieces one digit is made of
+MAX_PIECES = 8  # the most pieces one digit is made of
 MAX_WIDTH = 2.0  # a digit of several pieces is at most this many line heights wide
 MAX_GAP = 0.3  # pieces of one digit are at most this many line heights apart
 MIN_HEIGHT = 0.4  # a digit is at least this many line heights tall

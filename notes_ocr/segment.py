@@ -40,6 +40,10 @@ SPLIT_WIDTH = 0.8
 MIN_PIECE_WIDTH = 0.15
 CUT_SPACING = 0.3
 MAX_CUTS = 4
+# Nearly touching digits are pulled apart where eroding the blob by JOIN_ERODE px leaves
+# cores each holding at least MIN_PART of its ink (see pull_apart).
+JOIN_ERODE = 1
+MIN_PART = 0.15
 
 
 @dataclass(frozen=True)
@@ -262,10 +266,50 @@ def find_pieces(mask: np.ndarray) -> tuple[list[Blob], float]:
     pieces: list[Blob] = []
     for source, members in enumerate(merge_pieces(boxes, keep, digit_height)):
         blob = blob_of(labels, boxes, members)
-        if plausible_piece(blob, digit_height):
-            cuts = join_columns(blob, digit_height)
-            pieces.extend(replace(piece, source=source) for piece in cut_at(blob, cuts))
+        if not plausible_piece(blob, digit_height):
+            continue
+        for part in pull_apart(blob, digit_height):
+            cuts = join_columns(part, digit_height)
+            pieces.extend(replace(piece, source=source) for piece in cut_at(part, cuts))
     return pieces, digit_height
+
+
+def pull_apart(blob: Blob, digit_height: float) -> list[Blob]:
+    """Split a wide blob where digits written nearly touching are joined by a thin bridge.
+
+    Blur and binarisation fill the pixel or two between neighbouring digits; unlike a
+    column cut, this separates digits whose boxes interleave (a 6 tucked under a 2's tail).
+    The blob is eroded by JOIN_ERODE px; if that leaves two or more cores of at least
+    MIN_PART of its ink, every ink pixel goes to the nearest core. Otherwise (a single
+    digit, or thin strokes that erosion breaks everywhere) the blob stays whole.
+    """
+    if blob.w < SPLIT_WIDTH * max(blob.h, digit_height):
+        return [blob]
+    mask = np.pad(blob.mask, 1).astype(np.uint8)
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * JOIN_ERODE + 1,) * 2)
+    core_mask = cv2.erode(mask, kernel)
+    _, cores, stats, _ = cv2.connectedComponentsWithStats(core_mask, connectivity=8)
+    big = np.flatnonzero(stats[1:, cv2.CC_STAT_AREA] >= MIN_PART * blob.mask.sum()) + 1
+    if len(big) < 2:
+        return [blob]
+    seeds = np.isin(cores, big)
+    # Label each pixel with the nearest seed's connected component, then name that
+    # component by the core it is.
+    _, nearest = cv2.distanceTransformWithLabels(
+        (~seeds).astype(np.uint8), cv2.DIST_L2, 3, labelType=cv2.DIST_LABEL_CCOMP
+    )
+    core_of = np.zeros(nearest.max() + 1, int)
+    core_of[nearest[seeds]] = cores[seeds]
+    owner = core_of[nearest][1:-1, 1:-1]
+    parts = []
+    for core in big:
+        part = blob.mask & (owner == core)
+        rows, cols = np.flatnonzero(part.any(axis=1)), np.flatnonzero(part.any(axis=0))
+        top, left = rows[0], cols[0]
+        crop = part[top : rows[-1] + 1, left : cols[-1] + 1]
+        height, width = crop.shape
+        parts.append(Blob(blob.x + int(left), blob.y + int(top), width, height, crop))
+    return parts
 
 
 def blob_of(labels: np.ndarray, boxes: np.ndarray, members: list[int]) -> Blob:
