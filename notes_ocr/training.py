@@ -21,7 +21,7 @@ import numpy as np
 
 from notes_ocr.errors import ModelError
 from notes_ocr.mnist import Mnist, load_mnist
-from notes_ocr.normalize import MNIST_SIZE, MNIST_STROKE_RATIO, fit_to_mnist
+from notes_ocr.normalize import MNIST_SIZE, MNIST_STROKE_RATIO, fit_to_mnist, normalize_blob
 from notes_ocr.recognizer import (
     ACTIVATIONS,
     MODEL_FORMAT,
@@ -144,6 +144,11 @@ P_THICKER, P_THINNER = 0.3, 0.2
 P_BINARY = 0.5  # the scanner fits binary blob masks; MNIST's strokes are grey
 P_BLUR = 0.4
 BLUR_SIGMA = 1.2  # canvas pixels; each blurred digit gets a random share of it
+# Share of augmented digits cut out as the scanner cuts them (`_scanned_blob`): a binary
+# mask at the size a digit has on a page (px tall), thresholded at a share of full ink.
+P_SCANNED = 0.35
+SCAN_HEIGHT = (16.0, 72.0)
+SCAN_LEVEL = (0.3, 0.6)
 
 
 def augment_digits(images: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -193,13 +198,38 @@ def _augment_chunk(images: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         )
     drawn = _restyle(warped, rng)
     drawn[drawn < FAINT] = 0
+    scanned = rng.random(count) < P_SCANNED
+    heights = rng.uniform(*SCAN_HEIGHT, count)
+    levels = rng.uniform(*SCAN_LEVEL, count)
     out = np.empty_like(images)
     for i in range(count):
-        fitted = fit_to_mnist(drawn[i])
+        fitted = _scanned_blob(warped[i], heights[i], levels[i]) if scanned[i] else None
+        if fitted is None or not fitted.any():
+            fitted = fit_to_mnist(drawn[i])
         if not fitted.any():  # a thin digit may not survive erosion and binarization
             fitted = fit_to_mnist(np.where(images[i] < FAINT, 0, images[i]))
         out[i] = fitted
     return out
+
+
+def _scanned_blob(canvas: np.ndarray, height: float, level: float) -> np.ndarray | None:
+    """A digit as the scanner hands it over: a binary blob ``height`` px tall, normalised.
+
+    The canvas's ink is scaled to the height of a digit on a scanned page, thresholded at
+    ``level`` (share of full ink) into a binary mask, and finished by the scanner's own
+    `normalize_blob`: strokes redrawn at MNIST's width, then fitted. Small blobs come out
+    jagged and large ones smooth, as on real pages. None when no ink survives.
+    """
+    rows = np.flatnonzero(canvas.max(axis=1) >= FAINT)
+    cols = np.flatnonzero(canvas.max(axis=0) >= FAINT)
+    if rows.size == 0:
+        return None
+    crop = canvas[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    scale = height / crop.shape[0]
+    size = (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale)))
+    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    mask = cv2.resize(crop, size, interpolation=interpolation) >= level * 255
+    return normalize_blob(mask) if mask.any() else None
 
 
 def _spline_matrix(knots: int, side: int) -> np.ndarray:
