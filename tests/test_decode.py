@@ -1,0 +1,144 @@
+"""Putting over-segmented pieces back together into digits (decode.py)."""
+
+import numpy as np
+import pytest
+from conftest import pen_digit
+
+from notes_ocr import decode
+from notes_ocr.decode import Proposal, choose, propose
+from notes_ocr.recognizer import Recognizer
+from notes_ocr.segment import find_pieces
+
+HEIGHT = 60
+
+
+@pytest.fixture(scope="module")
+def recognizer() -> Recognizer:
+    return Recognizer.load()
+
+
+def read_mask(mask: np.ndarray, recognizer: Recognizer) -> str:
+    """The digits the decoder reads off a binary ink mask, left to right."""
+    pieces, digit_height = find_pieces(mask)
+    proposal = propose(pieces, digit_height)
+    labels, confidences, _ = recognizer.interpret(recognizer.predict_proba(proposal.images))
+    return "".join(str(labels[c]) for c in choose(proposal, labels, confidences))
+
+
+def canvas_with(*inks: tuple[np.ndarray, int]) -> np.ndarray:
+    """A mask with each (ink, x) pasted at column x, bottoms on one baseline."""
+    mask = np.zeros((HEIGHT + 40, 500), bool)
+    for ink, x in inks:
+        h, w = ink.shape
+        mask[20 + HEIGHT - h : 20 + HEIGHT, x : x + w] |= ink
+    return mask
+
+
+def line_around(middle: list[tuple[np.ndarray, int]], mnist) -> np.ndarray:
+    """``middle`` (inks at x offsets from 110) between a whole 7 and a whole 2."""
+    seven, two = (pen_digit(d, HEIGHT) for d in first_of(mnist, "72"))
+    right = max(110 + x + ink.shape[1] for ink, x in middle) + 25
+    return canvas_with((seven, 40), *((ink, 110 + x) for ink, x in middle), (two, right))
+
+
+def touching_offset(first: np.ndarray, second: np.ndarray) -> int:
+    """The column where ``second`` starts so that its ink just touches ``first``'s."""
+    for x in range(first.shape[1], 0, -1):
+        mask = canvas_with((first, 0))
+        shifted = canvas_with((second, x))
+        grown = np.zeros_like(mask)
+        grown[:, 1:] = mask[:, :-1]
+        if (grown & shifted).any():
+            return x
+    return 0
+
+
+def first_of(mnist, digits: str) -> list[np.ndarray]:
+    """MNIST test examples of ``digits``: the first of each, the second when it repeats."""
+    return [
+        mnist.x_test[np.flatnonzero(mnist.y_test == int(d))[digits[:i].count(d)]]
+        for i, d in enumerate(digits)
+    ]
+
+
+def test_touching_digits_are_read_as_two(mnist, recognizer):
+    pairs = ["47", "03", "25", "86", "91", "30", "52", "74", "68", "19"]
+    right = 0
+    for pair in pairs:
+        left, second = (pen_digit(d, HEIGHT) for d in first_of(mnist, pair))
+        mask = line_around([(left, 0), (second, touching_offset(left, second))], mnist)
+        right += read_mask(mask, recognizer) == f"7{pair}2"
+    assert right >= 8, f"{right} of {len(pairs)} touching pairs read right"
+
+
+def test_broken_digits_are_read_as_one(mnist, recognizer):
+    digits = "0468023568"
+    right = 0
+    for char, digit in zip(digits, first_of(mnist, digits), strict=True):
+        ink = pen_digit(digit, HEIGHT)
+        # A skipping pen: a gap three pixels wide down the middle leaves two pieces.
+        middle = ink.shape[1] // 2
+        ink[:, middle - 1 : middle + 2] = False
+        mask = line_around([(ink, 0)], mnist)
+        assert len({piece.source for piece in find_pieces(mask)[0]}) >= 4
+        right += read_mask(mask, recognizer) == f"7{char}2"
+    assert right >= 8, f"{right} of {len(digits)} broken digits read right"
+
+
+def test_a_dot_beside_digits_is_left_out(mnist, recognizer):
+    inks = [pen_digit(d, HEIGHT) for d in first_of(mnist, "72")]
+    dot = np.ones((7, 7), bool)
+    mask = canvas_with((inks[0], 40), (dot, 40 + inks[0].shape[1] + 10), (inks[1], 140))
+    assert read_mask(mask, recognizer) == "72"
+
+
+def proposal_of(sources: list[int], short: list[bool], runs: list[tuple[int, int]]) -> Proposal:
+    """A one-line proposal over pieces with these sources, candidates the given runs."""
+    start, stop = np.array(runs).T
+    joins = [sum(sources[i] != sources[i - 1] for i in range(a + 1, b)) for a, b in runs]
+    return Proposal(
+        line_starts=np.array([0, len(sources)]),
+        skippable=np.array(short),
+        source=np.array(sources),
+        start=start,
+        stop=stop,
+        joins=np.array(joins),
+        can_be_digit=np.array([not all(short[a:b]) for a, b in runs]),
+        lean=np.zeros(len(runs)),
+        boxes=np.zeros((len(runs), 4), int),
+        images=np.zeros((len(runs), 28, 28), np.uint8),
+    )
+
+
+def test_the_reading_with_the_best_total_wins():
+    runs = [(0, 1), (1, 2), (0, 2)]
+    labels = np.array([3, 5, 8])
+    # Two pieces of one blob, each read far better than the whole: two digits.
+    cut_blob = proposal_of([0, 0], [False, False], runs)
+    assert choose(cut_blob, labels, np.array([0.95, 0.95, 0.2])).tolist() == [0, 1]
+    # Read about as well either way: splitting must earn its place, the whole wins.
+    assert choose(cut_blob, labels, np.array([0.9, 0.9, 0.85])).tolist() == [2]
+    # Two separate pieces, neither a digit alone: one broken digit.
+    apart = proposal_of([0, 1], [False, False], runs)
+    assert choose(apart, labels, np.array([0.1, 0.2, 0.9])).tolist() == [2]
+
+
+def test_a_short_piece_may_be_left_out_but_a_tall_one_may_not():
+    runs = [(0, 1), (1, 2), (0, 2)]
+    labels = np.array([4, 1, 4])
+    speck = proposal_of([0, 1], [False, True], runs)
+    # The speck cannot be a digit alone; joining it spoils the 4: it is left out.
+    assert choose(speck, labels, np.array([0.99, 0.9, 0.3])).tolist() == [0]
+    tall = proposal_of([0, 1], [False, False], runs)
+    assert choose(tall, labels, np.array([0.99, 0.05, 0.01])).tolist() == [0, 1]
+
+
+def test_a_slanted_stroke_cut_from_a_blob_is_not_a_one():
+    runs = [(0, 1), (1, 2), (0, 2)]
+    proposal = proposal_of([0, 0], [False, False], runs)
+    leaning = Proposal(**{**proposal.__dict__, "lean": np.array([45.0, 45.0, 10.0])})
+    labels = np.array([1, 1, 4])
+    confidences = np.array([0.99, 0.99, 0.3])
+    assert choose(proposal, labels, confidences).tolist() == [0, 1]
+    assert choose(leaning, labels, confidences).tolist() == [2]
+    assert decode.MAX_CUT_ONE_LEAN < 45.0
