@@ -31,6 +31,7 @@ bench: $(BIN)/.dev
 	$(BIN)/python -m benchmarks.pages
 	$(BIN)/python -m benchmarks.digits
 	$(BIN)/python -m benchmarks.startup
+	$(BIN)/python -m benchmarks.throughput
 
 examples: $(BIN)/.dev
 	$(BIN)/python examples/make_examples.py

@@ -31,6 +31,11 @@ NOT_DIGIT = 10
 N_OUTPUTS = (N_DIGITS, N_DIGITS + 1)  # the output sizes a model may have
 _OUTPUTS_TEXT = " or ".join(str(n) for n in N_OUTPUTS)
 BATCH = 4096  # rows per forward pass: bounds the hidden activations' memory
+# Every forward pass has at least this many rows, padded with blank images. BLAS computes
+# small matrix products with other kernels, whose rounding differs in the last bits: padded
+# like this, an image's probabilities do not depend on what it is classified with (one
+# page or many, any --jobs, after --resume, on Ray).
+MIN_ROWS = 256
 
 
 def to_input(images: np.ndarray) -> np.ndarray:
@@ -114,7 +119,10 @@ class Recognizer:
         probabilities = np.empty((len(inputs), self.n_outputs), np.float32)
         for start in range(0, len(inputs), BATCH):
             batch = inputs[start : start + BATCH]
-            probabilities[start : start + len(batch)] = self._forward(batch)
+            count = len(batch)
+            if count < MIN_ROWS:
+                batch = np.concatenate([batch, np.zeros((MIN_ROWS - count, N_PIXELS), np.float32)])
+            probabilities[start : start + count] = self._forward(batch)[:count]
         return probabilities
 
     def classify(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import IO
@@ -90,8 +91,23 @@ def make_line(groups: list[list[Digit]]) -> Line:
     return Line(text, union_box(d.box for d in digits), confidence, digits)
 
 
+# The format an output file's name asks for, when none is given.
+SUFFIX_FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "csv"}
+
+
+def format_for(path: str | os.PathLike | None) -> str:
+    """The output format for a file named ``path`` (by its suffix; text if none fits)."""
+    suffix = os.path.splitext(path)[1].lower() if path is not None else ""
+    return SUFFIX_FORMATS.get(suffix, "text")
+
+
 class PageWriter:
-    """Writes page records to a stream as they come, in one of the output formats."""
+    """Writes page records to a stream as they come, in one of the output formats.
+
+    Every record is written and flushed in one piece as soon as it is given: a JSON Lines
+    file that a crash cuts short holds whole records and at most one torn last line, which
+    ``--resume`` drops (``batch.recover_jsonl``).
+    """
 
     formats = ("text", "jsonl", "json", "csv")
 

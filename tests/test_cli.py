@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from notes_ocr.cli import main
@@ -84,9 +85,10 @@ def test_jsonl_records_follow_the_schema_and_bad_files_are_reported(mixed_folder
     assert good["error"] is None and good["lines"] and good2["lines"]
     assert empty["error"]["type"] == "UndecodableImage" and "empty" in empty["error"]["message"]
     assert text["error"]["type"] == "UndecodableImage"
-    errors = captured.err.splitlines()
+    *errors, summary = captured.err.splitlines()
     assert len(errors) == 2
     assert "b_empty.jpg" in errors[0] and "d_text.png" in errors[1]
+    assert summary.startswith("notes-ocr: 4 pages, ") and ", 2 failed files, " in summary
     assert "Traceback" not in captured.err
 
 
@@ -148,7 +150,7 @@ def test_real_process_exit_codes_and_no_traceback(mixed_folder):
 def test_scanning_never_imports_tensorflow():
     code = (
         "import sys; from notes_ocr.cli import main; "
-        f"main(['scan', '--format', 'jsonl', {str(GOOD)!r}]); "
+        f"main(['scan', '--quiet', '--format', 'jsonl', {str(GOOD)!r}]); "
         "print('keras' in sys.modules, 'tensorflow' in sys.modules, file=sys.stderr)"
     )
     result = subprocess.run(
@@ -206,3 +208,130 @@ def test_a_pdf_of_a_page_reads_like_the_page(tmp_path, capsys):
     texts = [line["text"] for line in image["lines"]]
     assert [line["text"] for line in first["lines"]] == texts
     assert [line["text"] for line in second["lines"]] == texts
+
+
+def test_output_format_follows_the_output_files_suffix(tmp_path):
+    for name, check in [
+        ("out.jsonl", lambda text: json.loads(text.splitlines()[0])["source"] == str(GOOD)),
+        ("out.csv", lambda text: text.startswith("source,page,line,text,confidence,error")),
+        ("out.json", lambda text: json.loads(text)[0]["source"] == str(GOOD)),
+        ("out.txt", lambda text: not text.startswith(("{", "[", "source"))),
+    ]:
+        out = tmp_path / name
+        assert main(["scan", "--quiet", "-o", str(out), str(GOOD)]) == 0
+        assert check(out.read_text()), name
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--resume"],
+        ["--resume", "-o", "out.csv"],
+        ["--resume", "-o", "out.jsonl", "--format", "text"],
+        ["--jobs", "0"],
+        ["--jobs", "two"],
+        ["--ray", "local", "--annotate", "drawn"],
+        ["--ray", "local", "--report", "report.html"],
+    ],
+)
+def test_scan_option_errors_exit_2(args, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["scan", *args, str(GOOD)])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "usage:" in err and "Traceback" not in err
+
+
+def test_csv_has_a_row_per_line_and_one_per_failed_file(tmp_path, capsys):
+    (tmp_path / "bad.png").write_text("no image")
+    assert main(["scan", "--quiet", "--format", "csv", str(GOOD), str(tmp_path / "bad.png")]) == 1
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    good = [row for row in rows if row["source"] == str(GOOD)]
+    assert [int(row["line"]) for row in good] == list(range(1, len(good) + 1))
+    assert all(row["text"] and 0 < float(row["confidence"]) <= 1 for row in good)
+    (bad,) = [row for row in rows if row["source"] != str(GOOD)]
+    assert bad["page"] == "1" and bad["line"] == "" and "bad.png" in bad["error"]
+
+
+def test_annotate_writes_every_page_drawn_over(tmp_path):
+    import cv2
+
+    page = cv2.imread(str(GOOD))
+    notes = tmp_path / "notes"
+    (notes / "sub").mkdir(parents=True)
+    shutil.copy(GOOD, notes / "sub")
+    assert cv2.imwritemulti(str(notes / "scan.tif"), [page[:700], page[700:1400]])
+    drawn = tmp_path / "drawn"
+    assert main(["scan", "--quiet", "--annotate", str(drawn), str(notes)]) == 0
+    # Named by their place under the folder that holds all the inputs.
+    assert sorted(p.relative_to(drawn).as_posix() for p in drawn.rglob("*.jpg")) == [
+        "scan.tif-page1.jpg", "scan.tif-page2.jpg", "sub/plain_black.png-page1.jpg"
+    ]
+    image = cv2.imread(str(drawn / "sub" / "plain_black.png-page1.jpg"))
+    assert image.shape == page.shape
+    # Boxes drawn in colour over the grey page.
+    assert (np.abs(image.astype(int) - image.mean(axis=2, keepdims=True)) > 60).any()
+
+
+def test_doubtful_digits_are_boxed_red_and_sure_ones_green():
+    from notes_ocr.annotate import DOUBTFUL, GOOD, draw_page
+    from notes_ocr.results import Digit, Line, Page
+
+    digits = [Digit("4", 0.5, (10, 10, 20, 30)), Digit("2", 0.99, (40, 10, 20, 30))]
+    page = Page("p.png", 1, 200, 100, [Line("42", (10, 10, 50, 30), 0.745, digits)])
+    for scale in (1.0, 0.5):
+        size = (round(100 * scale), round(200 * scale))
+        canvas = draw_page(np.full(size, 255, np.uint8), page, scale=scale)
+        x = round(10 * scale)  # the left edge of each digit's box
+        assert tuple(canvas[round(25 * scale), x]) == DOUBTFUL
+        assert tuple(canvas[round(25 * scale), round(40 * scale)]) == GOOD
+
+
+def test_ray_without_ray_installed_is_one_clear_line(monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray -> ImportError
+    assert main(["scan", "--ray", "local", str(GOOD)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Ray is not installed" in err and "Traceback" not in err
+
+
+def test_ray_pages_go_to_the_same_writers_and_resume(tmp_path, monkeypatch, capsys):
+    import cv2
+
+    import notes_ocr.cluster
+    from notes_ocr import Scanner
+
+    asked = []
+
+    def scan_on_ray(paths, address, model, min_confidence):  # a cluster, run here
+        asked.append(([p.name for p in paths], address))
+        yield from Scanner(min_confidence=min_confidence).scan_paths(paths)
+
+    monkeypatch.setattr(notes_ocr.cluster, "scan_on_ray", scan_on_ray)
+    page = cv2.imread(str(GOOD))
+    tif = tmp_path / "scan.tif"
+    assert cv2.imwritemulti(str(tif), [page[:700], page[700:1400]])
+    out = tmp_path / "ray.jsonl"
+    args = ["scan", "--ray", "auto", "-o", str(out), str(GOOD), str(tif)]
+    assert main(args) == 0
+    full = out.read_bytes()
+    assert [json.loads(line)["page"] for line in full.splitlines()] == [1, 1, 2]
+    assert asked == [(["plain_black.png", "scan.tif"], "auto")]
+    assert "3 pages" in capsys.readouterr().err
+
+    out.write_bytes(full[: full.index(b"\n", full.index(b"\n") + 1) + 1] + b'{"sour')
+    assert main([*args, "--resume"]) == 0
+    assert out.read_bytes() == full  # page 1 of scan.tif came back from Ray, but not twice
+    assert asked[1] == (["scan.tif"], "auto")
+
+
+def test_a_reader_that_goes_away_ends_the_scan_quietly():
+    # `notes-ocr scan ... | head`: the pipe is closed before the first record is written.
+    scan = subprocess.Popen(
+        [sys.executable, "-m", "notes_ocr", "scan", "-q", str(EXAMPLES / "ruled_blue.jpg")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    scan.stdout.close()
+    _, err = scan.communicate(timeout=120)
+    assert scan.returncode == 1
+    assert b"Traceback" not in err and b"BrokenPipe" not in err, err.decode()

@@ -1,5 +1,6 @@
 """Reading pages: every format, colour or grey, multi-page TIFF, content over file name."""
 
+import os
 from pathlib import Path
 
 import cv2
@@ -7,7 +8,7 @@ import numpy as np
 import pytest
 
 from notes_ocr.errors import UndecodableImage, UnreadableFile
-from notes_ocr.sources import list_inputs, read_pages, to_grey
+from notes_ocr.sources import count_pages, list_inputs, read_page, read_pages, to_grey
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "plain_black.png"
 
@@ -110,3 +111,220 @@ def test_damaged_pdf_is_one_clear_line(tmp_path, page_bgr):
     with pytest.raises(UndecodableImage, match="cannot open PDF") as info:
         read_pages(path)
     assert str(path) in str(info.value) and "\n" not in str(info.value)
+
+
+# --- what scanners and phones write, made by Pillow as real files -------------------------
+
+
+@pytest.fixture(scope="module")
+def sheet() -> np.ndarray:
+    """A small grey page, no two corners alike, so any turn or flip shows."""
+    page = np.full((60, 90), 250, np.uint8)
+    page[5:20, 5:40] = 0
+    page[40:55, 70:85] = 90
+    return page
+
+
+EXIF_ORIENTATION = 0x0112
+# The stored pixels of EXIF orientation n, for the upright page: the inverse of what
+# viewers apply (Pillow's ImageOps.exif_transpose, checked in the test).
+STORED = {
+    1: lambda a: a,
+    2: np.fliplr,
+    3: lambda a: np.rot90(a, 2),
+    4: np.flipud,
+    5: lambda a: a.swapaxes(0, 1),
+    6: lambda a: np.rot90(a, 1),
+    7: lambda a: np.rot90(a, 2).swapaxes(0, 1),
+    8: lambda a: np.rot90(a, -1),
+}
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP", "TIFF"])
+def test_exif_orientation_is_applied(tmp_path, sheet, fmt, orientation):
+    from PIL import Image, ImageOps
+
+    upright = cv2.cvtColor(sheet, cv2.COLOR_GRAY2RGB)  # phones and scanners write colour
+    stored = Image.fromarray(np.ascontiguousarray(STORED[orientation](upright)))
+    exif = Image.Exif()
+    exif[EXIF_ORIENTATION] = orientation
+    path = tmp_path / f"photo.{fmt.lower()}"
+    options = {"quality": 95} if fmt == "JPEG" else {"lossless": True} if fmt == "WEBP" else {}
+    stored.save(path, fmt, exif=exif.tobytes(), **options)
+    with Image.open(path) as opened:  # what a viewer shows
+        shown = np.asarray(ImageOps.exif_transpose(opened).convert("L"))
+    assert np.abs(shown.astype(int) - sheet).mean() < 3
+    (page,) = read_pages(path)
+    assert page.image.shape == sheet.shape
+    assert np.abs(page.image.astype(int) - sheet).mean() < 3
+
+
+def test_sixteen_bit_grey_and_colour(tmp_path, sheet):
+    from PIL import Image
+
+    deep = sheet.astype(np.uint16) * 257
+    Image.fromarray(deep).save(tmp_path / "grey16.png")  # Pillow: mode I;16
+    assert cv2.imwrite(str(tmp_path / "colour16.tif"), cv2.merge([deep, deep, deep]))
+    for name in ("grey16.png", "colour16.tif"):
+        (page,) = read_pages(tmp_path / name)
+        assert page.image.dtype == np.uint8
+        assert np.array_equal(page.image, sheet), name
+
+
+@pytest.mark.parametrize("photometric", [0, 1], ids=["white-is-zero", "black-is-zero"])
+@pytest.mark.parametrize("compression", ["group4", "group3", "packbits"])
+def test_bilevel_fax_tiff(tmp_path, sheet, compression, photometric):
+    from PIL import Image
+
+    ink = sheet < 128
+    path = tmp_path / "fax.tif"
+    Image.fromarray(~ink).convert("1").save(
+        path, compression=compression, tiffinfo={262: photometric}
+    )
+    with Image.open(path) as opened:
+        assert opened.tag_v2[262] == photometric  # the file really is written that way
+    (page,) = read_pages(path)
+    assert np.array_equal(page.image < 128, ink)  # ink dark, paper light, either way
+
+
+def test_cmyk_jpeg(tmp_path, sheet):
+    from PIL import Image
+
+    path = tmp_path / "print.jpg"
+    Image.fromarray(sheet).convert("CMYK").save(path, quality=95)  # Adobe-style, as Photoshop
+    with Image.open(path) as opened:
+        assert opened.mode == "CMYK"
+    (page,) = read_pages(path)
+    assert np.abs(page.image.astype(int) - sheet).mean() < 3
+
+
+@pytest.mark.parametrize(
+    ("fmt", "mode"), [("png", "RGBA"), ("tiff", "RGBA"), ("webp", "RGBA"), ("png", "LA")]
+)
+def test_transparent_paper_is_white(tmp_path, sheet, fmt, mode):
+    from PIL import Image
+
+    ink = sheet < 128
+    pixels = np.zeros((*sheet.shape, 4), np.uint8)  # black and fully transparent...
+    pixels[ink] = (0, 0, 0, 255)  # ...but for opaque black ink
+    image = Image.fromarray(pixels, "RGBA").convert(mode)
+    path = tmp_path / f"ink.{fmt}"
+    image.save(path, **({"lossless": True} if fmt == "webp" else {}))
+    (page,) = read_pages(path)
+    assert np.array_equal(page.image < 128, ink)
+    assert page.image[~ink].min() == 255
+
+
+def test_multi_page_tiff_of_mixed_pages_one_page_at_a_time(tmp_path, sheet):
+    from PIL import Image
+
+    path = tmp_path / "scan.tif"
+    first = Image.fromarray(sheet)
+    fax = Image.fromarray(sheet > 128).convert("1")
+    colour = Image.fromarray(cv2.cvtColor(sheet, cv2.COLOR_GRAY2RGB))
+    first.save(path, save_all=True, append_images=[fax, colour], compression="tiff_deflate")
+    assert count_pages(path) == 3
+    pages = read_pages(path)
+    assert [page.page for page in pages] == [1, 2, 3]
+    for page in pages:
+        one = read_page(path, page.page)
+        assert one.page == page.page and np.array_equal(one.image, page.image)
+        assert np.array_equal(page.image < 128, sheet < 128)
+    with pytest.raises(UndecodableImage, match="page 4"):
+        read_page(path, 4)
+
+
+def test_pdf_pages_counted_and_read_one_at_a_time(tmp_path, page_bgr):
+    path = tmp_path / "notes.pdf"
+    make_pdf(path, [page_bgr, 255 - page_bgr, page_bgr])
+    assert count_pages(path) == 3
+    second = read_page(path, 2)
+    assert second.page == 2
+    assert np.array_equal(second.image, read_pages(path)[1].image)
+    with pytest.raises(UndecodableImage, match="no page 4"):
+        read_page(path, 4)
+
+
+def test_single_page_formats_count_one_and_bad_files_fail_early(tmp_path, page_bgr):
+    assert cv2.imwrite(str(tmp_path / "page.png"), page_bgr)
+    assert count_pages(tmp_path / "page.png") == 1
+    (tmp_path / "empty.jpg").write_bytes(b"")
+    with pytest.raises(UndecodableImage, match="empty file"):
+        count_pages(tmp_path / "empty.jpg")
+    with pytest.raises(UnreadableFile, match="no such file"):
+        count_pages(tmp_path / "missing.tif")
+    with pytest.raises(UndecodableImage, match="no page 2"):
+        read_page(tmp_path / "page.png", 2)
+
+
+# --- finding the files -----------------------------------------------------------------------
+
+
+def write_png(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(cv2.imencode(".png", np.full((8, 8), 255, np.uint8))[1].tobytes())
+
+
+def relative(paths: list[Path], root: Path) -> list[str]:
+    return [p.relative_to(root).as_posix() if p.is_relative_to(root) else str(p) for p in paths]
+
+
+def test_folder_walk_reads_images_by_content_whatever_their_names(tmp_path):
+    write_png(tmp_path / "scan_without_suffix")
+    write_png(tmp_path / "photo.jpeg.download")
+    (tmp_path / "notes.txt").write_text("not an image\n")
+    (tmp_path / "broken.png").write_text("named like an image: its record will say why\n")
+    found = relative(list_inputs([tmp_path]), tmp_path)
+    assert found == ["broken.png", "photo.jpeg.download", "scan_without_suffix"]
+
+
+def test_folder_walk_survives_link_loops_and_passes_over_pipes(tmp_path):
+    write_png(tmp_path / "a" / "page.png")
+    (tmp_path / "a" / "loop").symlink_to(tmp_path)  # a folder linking to its own ancestor
+    (tmp_path / "b").symlink_to(tmp_path / "a")  # the same folder under a second name
+    os.mkfifo(tmp_path / "a" / "pipe.png")  # reading it would block for ever
+    (tmp_path / "gone.jpg").symlink_to(tmp_path / "nowhere.jpg")
+    found = list_inputs([tmp_path])
+    assert relative(found, tmp_path) == ["a/page.png", "gone.jpg"]
+    with pytest.raises(UnreadableFile, match="broken link"):
+        read_pages(tmp_path / "gone.jpg")
+
+
+def test_folder_that_cannot_be_listed_is_kept_for_its_record(tmp_path, monkeypatch):
+    write_png(tmp_path / "a" / "page.png")
+    write_png(tmp_path / "locked" / "hidden.png")
+    real_scandir = os.scandir
+
+    def scandir(path):
+        if Path(path).name == "locked":
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    assert relative(list_inputs([tmp_path]), tmp_path) == ["a/page.png", "locked"]
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads folders whatever their permissions")
+def test_folder_without_permission_gets_a_clear_reason(tmp_path):
+    write_png(tmp_path / "locked" / "hidden.png")
+    (tmp_path / "locked").chmod(0)
+    try:
+        (found,) = list_inputs([tmp_path])
+        with pytest.raises(UnreadableFile, match=r"cannot be listed|permission denied"):
+            read_pages(found)
+    finally:
+        (tmp_path / "locked").chmod(0o755)
+
+
+def test_glob_patterns_expand_in_sorted_order(tmp_path, monkeypatch):
+    for name in ["b/2.png", "a/1.png", "a/deeper/3.png", "a/skip.txt"]:
+        write_png(tmp_path / name) if name.endswith(".png") else (tmp_path / name).write_text("")
+    monkeypatch.chdir(tmp_path)
+    assert [p.as_posix() for p in list_inputs(["*/*.png"])] == ["a/1.png", "b/2.png"]
+    assert [p.as_posix() for p in list_inputs(["a/**"])] == [
+        "a/1.png", "a/deeper/3.png"
+    ]
+    (unmatched,) = list_inputs(["nothing/*.jpg"])
+    with pytest.raises(UnreadableFile, match="no file matches"):
+        read_pages(unmatched)

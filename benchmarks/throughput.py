@@ -1,0 +1,296 @@
+"""Throughput benchmark: `notes-ocr scan` on a folder of realistic pages, against decoding.
+
+    python -m benchmarks.throughput [--per-family 24] [--cache benchmarks/.cache/throughput]
+                                    [--profile-pages N] [--no-profile] [--json PATH]
+
+In one run, on the same files:
+
+- decode only: pages per second of ``cv2.imread`` alone in this one process
+  (``cv2.imreadmulti`` for the multi-page TIFFs), the files already in the OS cache;
+- scan: pages per second of the real CLI, ``python -m notes_ocr scan -o OUT.jsonl FOLDER``
+  in a fresh process with the default ``--jobs``, start-up included;
+- their ratio, against the floor of 0.35 (scan at least 0.35 times the decode-only rate);
+- memory: the peak resident memory of the scan's whole process tree (main process, fork
+  server, workers), sampled while it runs, for the first 10 pages and for all of them;
+- where the time goes: a cProfile of ``notes-ocr scan --jobs 1`` (everything in one
+  process) over the first ``--profile-pages`` pages (default: all), summed by stage.
+
+The folder (built once, cached): ``--per-family`` pages of each family of
+``benchmarks.pages`` (scans of plain, ruled and grid paper, phone photos, a second hand;
+JPEG and PNG, A5 and A4 at 150-300 dpi), of which the last four of each family are put
+together as one four-page TIFF: 120 pages in 105 files by default. No PDFs: ``cv2.imread``
+cannot decode them, so the decode-only rate would not be of the same files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import hashlib
+import json
+import os
+import pstats
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import cv2
+
+from benchmarks.pages import FAMILIES, HERE, build_pages
+
+CACHE = HERE / ".cache" / "throughput"
+FLOOR = 0.35
+PAGES_PER_TIFF = 4
+# Stages of a scan: (name, module file, function) whose cumulative profile time is summed.
+STAGES = [
+    ("decode (read the file)", "sources.py", "read_page"),
+    ("segment", "segment.py", "segment_page"),
+    ("candidates and normalize", "decode.py", "propose"),
+    ("  of which normalize_blob", "normalize.py", "normalize_blob"),
+    ("classify (MLP forward pass)", "batch.py", "classify"),
+    ("decode DP (choose)", "decode.py", "choose"),
+    ("lines and groups (layout.group_lines)", "layout.py", "group_lines"),
+    ("writing records", "results.py", "write"),
+]
+
+
+# --- the folder -------------------------------------------------------------------------------
+
+
+def build_folder(cache: Path, per_family: int, seed: int = 2024) -> Path:
+    """The mixed folder: the benchmark pages, the last few of each family as a TIFF."""
+    source = cache / f"pages-{per_family}-{seed}"
+    truth = build_pages(source, per_family, seed)
+    digest = hashlib.sha256(json.dumps(sorted(truth)).encode()).hexdigest()[:10]
+    folder = cache / f"mixed-{per_family}-{digest}"
+    if (folder / ".done").exists():
+        return folder
+    folder.mkdir(parents=True, exist_ok=True)
+    for family in FAMILIES:
+        names = sorted(name for name in truth if name.startswith(family + "_"))
+        keep, bundle = names[:-PAGES_PER_TIFF], names[-PAGES_PER_TIFF:]
+        for name in keep:
+            (folder / name).write_bytes((source / name).read_bytes())
+        if bundle:
+            pages = [cv2.imread(str(source / name), cv2.IMREAD_GRAYSCALE) for name in bundle]
+            params = [cv2.IMWRITE_TIFF_COMPRESSION, 8]  # deflate, as scanners often write
+            if not cv2.imwritemulti(str(folder / f"{family}_bundle.tif"), pages, params):
+                raise SystemExit(f"{folder}: cannot write a TIFF")
+    (folder / ".done").write_text("")
+    return folder
+
+
+def page_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.suffix in (".jpg", ".png", ".tif"))
+
+
+# --- decode only --------------------------------------------------------------------------------
+
+
+def decode_all(files: list[Path]) -> int:
+    """Decode every page of ``files`` with OpenCV alone; return the number of pages."""
+    pages = 0
+    for path in files:
+        if path.suffix == ".tif":
+            ok, frames = cv2.imreadmulti(str(path))
+            if not ok:
+                raise SystemExit(f"{path}: cannot decode")
+            pages += len(frames)
+        else:
+            if cv2.imread(str(path)) is None:
+                raise SystemExit(f"{path}: cannot decode")
+            pages += 1
+    return pages
+
+
+def decode_rate(files: list[Path], runs: int = 3) -> tuple[float, int, list[float]]:
+    """Median pages per second of ``decode_all`` over ``runs`` (after one warm-up)."""
+    pages = decode_all(files)  # warm the OS file cache, as the scan finds it
+    seconds = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        decode_all(files)
+        seconds.append(time.perf_counter() - start)
+    return pages / statistics.median(seconds), pages, seconds
+
+
+# --- scan ---------------------------------------------------------------------------------------
+
+
+def tree_rss(root: int) -> int:
+    """Resident bytes of process ``root`` and all its descendants (Linux /proc)."""
+    parents: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat", "rb") as stat:
+                    fields = stat.read().rsplit(b")", 1)[1].split()
+                parents[int(entry)] = int(fields[1])
+            except (OSError, IndexError, ValueError):
+                continue
+    tree, grew = {root}, True
+    while grew:
+        grew = False
+        for pid, parent in parents.items():
+            if parent in tree and pid not in tree:
+                tree.add(pid)
+                grew = True
+    total = 0
+    for pid in tree:
+        try:
+            with open(f"/proc/{pid}/statm") as statm:
+                total += int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+        except (OSError, IndexError, ValueError):
+            continue
+    return total
+
+
+def run_scan(paths: list[Path], out: Path) -> tuple[float, int, str]:
+    """Run the CLI on ``paths``; return its wall time, the peak RSS of its process tree and
+    its summary line."""
+    command = [sys.executable, "-m", "notes_ocr", "scan", "-o", str(out), *map(str, paths)]
+    start = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                               text=True)
+    peak = 0
+    stop = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not stop.is_set():
+            peak = max(peak, tree_rss(process.pid))
+            stop.wait(0.05)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    if sys.platform.startswith("linux"):
+        sampler.start()
+    _, err = process.communicate()
+    elapsed = time.perf_counter() - start
+    stop.set()
+    if sampler.is_alive():
+        sampler.join()
+    if process.returncode != 0:
+        raise SystemExit(f"notes-ocr failed ({process.returncode}): {err.strip()}")
+    return elapsed, peak, err.strip().splitlines()[-1]
+
+
+# --- profile ------------------------------------------------------------------------------------
+
+
+def profile(files: list[Path], pages: int, out: Path) -> tuple[list[tuple[str, float]], float,
+                                                                pstats.Stats, int]:
+    """cProfile of the CLI with --jobs 1 over the files holding the first ``pages`` pages.
+
+    Returns seconds per stage, the total, the stats and the number of pages profiled.
+    """
+    from notes_ocr.cli import main
+
+    chosen, count = [], 0
+    for path in files:
+        if count >= pages:
+            break
+        chosen.append(path)
+        count += PAGES_PER_TIFF if path.suffix == ".tif" else 1
+    profiler = cProfile.Profile()
+    start = time.perf_counter()
+    profiler.runcall(main, ["scan", "--quiet", "--jobs", "1", "-o", str(out), *map(str, chosen)])
+    total = time.perf_counter() - start
+    stats = pstats.Stats(profiler)
+    cumulative: dict[tuple[str, str], float] = {}
+    for (file, _, function), (_, _, _, cum, _) in stats.stats.items():  # type: ignore[attr-defined]
+        key = (Path(file).name, function)
+        # A recursive or repeated entry point counts once: take the largest.
+        cumulative[key] = max(cumulative.get(key, 0.0), cum)
+    stages = [(name, cumulative.get((file, function), 0.0)) for name, file, function in STAGES]
+    return stages, total, stats, count
+
+
+def top_functions(stats: pstats.Stats, n: int = 12) -> list[tuple[str, float, int]]:
+    """The ``n`` functions with the most time of their own: (name, seconds, calls)."""
+    rows = []
+    for (file, line, function), (_, calls, own, _, _) in stats.stats.items():  # type: ignore[attr-defined]
+        where = f"{Path(file).name}:{line}" if line else file
+        rows.append((f"{function} ({where})", own, calls))
+    return sorted(rows, key=lambda row: -row[1])[:n]
+
+
+# --- main ---------------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--per-family", type=int, default=24, help="pages per family")
+    parser.add_argument("--cache", type=Path, default=CACHE)
+    parser.add_argument("--profile-pages", type=int, default=None, help="default: all")
+    parser.add_argument("--no-profile", action="store_true")
+    parser.add_argument("--json", type=Path, help="write the numbers to this JSON file")
+    args = parser.parse_args(argv)
+    began = time.perf_counter()
+
+    folder = build_folder(args.cache, args.per_family)
+    files = page_files(folder)
+    decode, pages, decode_seconds = decode_rate(files)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    print(f"folder: {folder} ({pages} pages in {len(files)} files; {cores} cores)")
+    print(f"decode only (cv2.imread, one process): {decode:.2f} pages/s "
+          f"(median of {len(decode_seconds)} runs: {statistics.median(decode_seconds):.2f} s)")
+
+    with tempfile.TemporaryDirectory() as scratch:
+        seconds, peak, summary = run_scan([folder], Path(scratch) / "all.jsonl")
+        scan = pages / seconds
+        few = []
+        for path in files:
+            if len(few) == 10:
+                break
+            if path.suffix != ".tif":
+                few.append(path)
+        _, few_peak, _ = run_scan(few, Path(scratch) / "few.jsonl")
+        ratio = scan / decode
+        print(f"notes-ocr scan FOLDER (default --jobs, start-up included): {scan:.2f} pages/s "
+              f"({pages} pages in {seconds:.1f} s)")
+        print(f"  its summary: {summary}")
+        print(f"ratio scan / decode only: {ratio:.3f} (floor: at least {FLOOR}) -> "
+              f"{'met' if ratio >= FLOOR else 'NOT met'}")
+        if peak:
+            print(f"peak memory of the scan's process tree: {few_peak / 2**20:.0f} MiB for "
+                  f"10 pages, {peak / 2**20:.0f} MiB for {pages} pages")
+
+        stages: list[tuple[str, float]] = []
+        profiled = 0
+        total = 0.0
+        if not args.no_profile:
+            stages, total, stats, profiled = profile(files, args.profile_pages or pages,
+                                                     Path(scratch) / "profiled.jsonl")
+            print(f"\nprofile: notes-ocr scan --jobs 1 over {profiled} pages, "
+                  f"{total:.1f} s in all ({total / profiled:.2f} s a page, under cProfile)")
+            print("| stage | seconds | share | per page |")
+            print("|---|---|---|---|")
+            for name, value in stages:
+                print(f"| {name} | {value:.1f} | {value / total:.0%} | {value / profiled:.3f} |")
+            counted = sum(value for name, value in stages if not name.startswith(" "))
+            other = total - counted
+            print(f"| other (start-up, planning, finishing) | {other:.1f} | {other / total:.0%} "
+                  f"| {other / profiled:.3f} |")
+            print("\nfunctions with the most time of their own:")
+            for name, own, calls in top_functions(stats):
+                print(f"  {own:6.2f} s  {calls:8d} calls  {name}")
+
+    if args.json:
+        numbers = {
+            "pages": pages, "files": len(files), "cores": cores,
+            "decode_pages_per_second": decode, "scan_pages_per_second": scan,
+            "scan_seconds": seconds, "ratio": ratio, "floor": FLOOR,
+            "peak_rss_bytes": {"10": few_peak, str(pages): peak},
+            "profile": {"pages": profiled, "seconds": total, "stages": dict(stages)},
+        }  # fmt: skip
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(numbers, indent=2) + "\n")
+    print(f"\nbenchmark run time: {time.perf_counter() - began:.0f} s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,525 @@
+"""Scanning many pages: worker processes read and segment, one model classifies.
+
+Each page is read and segmented (``pipeline.prepare``) in a pool of worker processes, which
+are sent file names, never images. The main process takes the prepared pages back in input
+order, classifies the candidate digits of as many of them as are ready in one go, finishes
+them (``Scanner.finish``) and hands their records on. Only a few pages per worker are in
+flight at a time, so memory stays flat however long the batch, and the records come out the
+same, in the same order, for any number of workers.
+
+One bad page never stops a batch: a page that cannot be read, or whose segmentation or
+finishing raises, gets a record with its error; a worker process that dies (a crash in a
+native library, the out-of-memory killer) is replaced, and the pages it may have been
+reading are read again one at a time, so that only the page at fault gets an error record.
+
+Resuming: a JSON Lines file a run was writing when it stopped holds complete records and
+at most one torn last line. ``recover_jsonl`` drops that line, and the pages recorded are
+left out of the next run (`ResumeState`).
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import multiprocessing.connection
+import os
+import signal
+import sys
+import threading
+import time
+from collections import Counter, deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+import cv2
+import numpy as np
+
+from notes_ocr.errors import InputError
+from notes_ocr.pipeline import PreparedPage, Scanner, prepare
+from notes_ocr.recognizer import BATCH, Recognizer
+from notes_ocr.results import Page, PageError
+from notes_ocr.sources import count_pages, list_inputs, read_page
+
+# Pages in flight per worker: enough that workers never wait for the main process to take
+# their results, few enough that memory does not grow with the batch. As many again may
+# wait, prepared, to be classified together.
+PAGES_AHEAD = 4
+# Candidates classified together at most: the recognizer's own forward-pass size.
+MAX_ROWS = BATCH
+# Longest side of the thumbnails made for the HTML report, in pixels.
+THUMBNAIL_SIZE = 560
+
+
+def default_jobs() -> int:
+    """The CPUs this process may run on (fewer than the machine's under an affinity mask)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+# --- what to scan --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PageTask:
+    """One page to read: its file, named as the user named it, and its number from 1."""
+
+    path: Path
+    page: int
+
+    @property
+    def source(self) -> str:
+        return str(self.path)
+
+
+def plan_pages(paths: Iterable[str | os.PathLike]) -> list[PageTask | Page]:
+    """Every page of every input, in order: a task to read it, or the error record of a file
+    that cannot be opened at all.
+
+    Folders and patterns are expanded (``sources.list_inputs``); each file's pages are
+    counted from its header, so that a long PDF is spread over all the workers.
+    """
+    plan: list[PageTask | Page] = []
+    for path in list_inputs(paths):
+        try:
+            count = count_pages(path)
+        except InputError as exc:
+            plan.append(error_record(str(path), 1, exc))
+            continue
+        except Exception as exc:  # one bad file must never stop a batch
+            plan.append(internal_error(str(path), 1, (0, 0), exc))
+            continue
+        plan.extend(PageTask(path, number) for number in range(1, count + 1))
+    return plan
+
+
+def error_record(source: str, page: int, exc: InputError) -> Page:
+    """The record of a page that cannot be read, as ``Scanner.scan_paths`` words it."""
+    return Page(source, page, 0, 0, error=PageError(type(exc).__name__, str(exc)))
+
+
+def internal_error(source: str, page: int, shape: tuple[int, int], exc: BaseException) -> Page:
+    """The record of a page that failed unexpectedly, as ``Scanner.read_page`` words it."""
+    height, width = shape
+    error = PageError("InternalError", f"{source}: {type(exc).__name__}: {exc}")
+    return Page(source, page, width, height, error=error)
+
+
+# --- in the workers ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A worker's answer for one page: segmented and waiting for the classifier, or already
+    its record (it failed); with a small grey copy of the page when one was asked for."""
+
+    task: PageTask | None
+    prepared: PreparedPage | None = None
+    record: Page | None = None
+    thumbnail: np.ndarray | None = None
+
+    @property
+    def rows(self) -> int:
+        return 0 if self.prepared is None else len(self.prepared.images)
+
+
+def prepare_task(task: PageTask, thumbnail_size: int = 0) -> Prepared:
+    """Read and segment one page (run in a worker); every failure becomes the page's record."""
+    try:
+        page = read_page(task.path, task.page)
+    except InputError as exc:
+        return Prepared(task, record=error_record(task.source, task.page, exc))
+    except Exception as exc:  # one bad page must never stop a batch
+        return Prepared(task, record=internal_error(task.source, task.page, (0, 0), exc))
+    thumbnail = make_thumbnail(page.image, thumbnail_size) if thumbnail_size else None
+    try:
+        return Prepared(task, prepared=prepare(page), thumbnail=thumbnail)
+    except Exception as exc:
+        record = internal_error(task.source, task.page, page.image.shape, exc)
+        return Prepared(task, record=record, thumbnail=thumbnail)
+
+
+def make_thumbnail(image: np.ndarray, size: int) -> np.ndarray:
+    """``image`` shrunk so that its longest side is at most ``size`` pixels."""
+    scale = size / max(image.shape)
+    if scale >= 1:
+        return image.copy()
+    width = max(1, round(image.shape[1] * scale))
+    height = max(1, round(image.shape[0] * scale))
+    return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
+
+
+def worker_context() -> multiprocessing.context.BaseContext:
+    """How worker processes start: from a fork server where there is one.
+
+    Not by forking this process: OpenCV's thread pool does not survive a fork, and a
+    worker forked from a process that had used it hangs. The fork server is a fresh process
+    that imports this module once; each worker is a fork of it, ready at once.
+    """
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([__name__])
+    return context
+
+
+def start_worker() -> None:
+    """Set up a worker process: one thread each, quiet, and Ctrl-C left to the main process."""
+    # The pool already runs one page per core; OpenCV's own threads would only contend.
+    cv2.setNumThreads(1)
+    # A damaged file becomes its page's record; OpenCV's own messages would only repeat it.
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=exit_with_parent, daemon=True).start()
+
+
+def exit_with_parent() -> None:
+    """End this worker when the main process is gone (``kill -9``, a crash), which leaves it
+    waiting for pages that will never come."""
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        multiprocessing.connection.wait([parent.sentinel])
+        os._exit(1)
+
+
+# --- in the main process -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ScannedPage:
+    """A finished page: its record, and its thumbnail when one was asked for."""
+
+    record: Page
+    thumbnail: np.ndarray | None = None
+
+
+def classify(recognizer: Recognizer, images: list[np.ndarray]) -> list[np.ndarray]:
+    """``predict_proba`` rows for the candidates of several pages, classified together.
+
+    ``images`` holds each page's (C, 28, 28) candidates; the rows come back split the same
+    way.
+    """
+    counts = [len(page) for page in images]
+    rows = np.concatenate(images) if images else np.zeros((0, 28, 28), np.uint8)
+    out = recognizer.predict_proba(rows)
+    return np.split(out, np.cumsum(counts)[:-1]) if counts else []
+
+
+class BatchScanner:
+    """Scans many pages with ``jobs`` worker processes and one recognizer.
+
+    ``jobs=1`` reads every page in this process, one after the other (no protection from a
+    crash in a native library then). ``thumbnail_size`` > 0 asks for a grey thumbnail of
+    each page read, for the HTML report.
+    """
+
+    def __init__(
+        self, scanner: Scanner, jobs: int | None = None, thumbnail_size: int = 0
+    ) -> None:
+        self.scanner = scanner
+        self.jobs = max(1, jobs or default_jobs())
+        self.thumbnail_size = thumbnail_size
+
+    def scan(self, items: Iterable[PageTask | Page]) -> Iterator[ScannedPage]:
+        """The finished pages of ``items`` (from ``plan_pages``), in order, each given as
+        soon as it and every page before it are done; records in ``items`` pass through."""
+        items = list(items)
+        tasks = sum(isinstance(item, PageTask) for item in items)
+        prepared = self.prepare_here(items) if self.jobs == 1 or tasks <= 1 else (
+            self.prepare_in_pool(items)
+        )
+        waiting: list[Prepared] = []
+        rows = 0
+        for result, next_ready in prepared:
+            waiting.append(result)
+            rows += result.rows
+            # Classify what is there rather than wait: results are the same either way.
+            full = rows >= MAX_ROWS or len(waiting) >= PAGES_AHEAD * self.jobs
+            if full or not next_ready:
+                yield from self.finish(waiting)
+                waiting, rows = [], 0
+        yield from self.finish(waiting)
+
+    def prepare_here(self, items: list[PageTask | Page]) -> Iterator[tuple[Prepared, bool]]:
+        for item in items:
+            if isinstance(item, Page):
+                yield Prepared(None, record=item), False
+            else:
+                yield prepare_task(item, self.thumbnail_size), False
+
+    def prepare_in_pool(self, items: list[PageTask | Page]) -> Iterator[tuple[Prepared, bool]]:
+        """Prepared pages in input order, read PAGES_AHEAD per worker ahead; with each,
+        whether the next is ready already."""
+        pool = WorkerPool(self.jobs)
+        todo = iter(items)
+        pending: deque[tuple[PageTask | Page, Future]] = deque()
+        try:
+            while True:
+                while len(pending) < PAGES_AHEAD * self.jobs:
+                    item = next(todo, None)
+                    if item is None:
+                        break
+                    pending.append((item, self.submit(pool, item)))
+                if not pending:
+                    return
+                item, future = pending.popleft()
+                try:
+                    result = future.result()
+                except BrokenProcessPool:
+                    # A worker died, and with it every page in flight. Read them again one
+                    # at a time, so that only the page that kills a worker again fails.
+                    pool.restart()
+                    result = pool.run_alone(item, self.thumbnail_size)
+                    pending = deque(
+                        (other, done_future(pool.run_alone(other, self.thumbnail_size)))
+                        if failed(other_future) else (other, other_future)
+                        for other, other_future in pending
+                    )
+                yield result, bool(pending) and pending[0][1].done()
+        finally:
+            pool.close()
+
+    def submit(self, pool: WorkerPool, item: PageTask | Page) -> Future:
+        if isinstance(item, Page):
+            return done_future(Prepared(None, record=item))
+        return pool.submit(item, self.thumbnail_size)
+
+    def finish(self, waiting: list[Prepared]) -> Iterator[ScannedPage]:
+        """Classify the candidates of ``waiting`` together and give their finished pages."""
+        pages = [result.prepared for result in waiting if result.prepared is not None]
+        try:
+            rows = iter(classify(self.scanner.recognizer, [page.images for page in pages]))
+        except Exception:
+            # Classify page by page, so that only the page at fault gets an error record.
+            rows = iter([None] * len(pages))
+        for result in waiting:
+            if result.record is not None:
+                yield ScannedPage(result.record, result.thumbnail)
+            elif result.prepared is not None:
+                yield ScannedPage(self.finish_one(result.prepared, next(rows)), result.thumbnail)
+
+    def finish_one(self, page: PreparedPage, rows: np.ndarray | None) -> Page:
+        """One page's record; a failure becomes its InternalError record."""
+        try:
+            if rows is None:
+                (rows,) = classify(self.scanner.recognizer, [page.images])
+            return self.scanner.finish(page, rows)
+        except Exception as exc:  # one bad page must never stop a batch
+            return internal_error(page.source, page.page, (page.height, page.width), exc)
+
+
+def done_future(result: Prepared) -> Future:
+    future: Future = Future()
+    future.set_result(result)
+    return future
+
+
+def failed(future: Future) -> bool:
+    """Whether a page's future ended without its result (its worker died)."""
+    return not future.done() or future.exception() is not None
+
+
+class WorkerPool:
+    """A process pool that reads and segments pages, and can be restarted after a crash."""
+
+    def __init__(self, jobs: int) -> None:
+        self.jobs = jobs
+        self.context = worker_context()
+        self.executor = self.start()
+
+    def start(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(self.jobs, self.context, initializer=start_worker)
+
+    def submit(self, task: PageTask, thumbnail_size: int) -> Future:
+        """The future of ``prepare_task``; if the pool is broken already, a future failed
+        with BrokenProcessPool, which the caller deals with when it comes to that page."""
+        try:
+            return self.executor.submit(prepare_task, task, thumbnail_size)
+        except BrokenProcessPool as exc:
+            future: Future = Future()
+            future.set_exception(exc)
+            return future
+
+    def restart(self) -> None:
+        self.executor.shutdown(wait=True, cancel_futures=True)
+        self.executor = self.start()
+
+    def run_alone(self, item: PageTask | Page, thumbnail_size: int) -> Prepared:
+        """Prepare one page with no other in flight; if its worker dies, that is its error."""
+        if isinstance(item, Page):
+            return Prepared(None, record=item)
+        try:
+            return self.submit(item, thumbnail_size).result()
+        except BrokenProcessPool:
+            self.restart()
+            error = PageError(
+                "WorkerCrashed", f"{item.source}: the process reading page {item.page} died"
+            )
+            return Prepared(item, record=Page(item.source, item.page, 0, 0, error=error))
+
+    def close(self) -> None:
+        self.executor.shutdown(wait=True, cancel_futures=True)
+
+
+def scan_batch(
+    paths: Iterable[str | os.PathLike],
+    scanner: Scanner | None = None,
+    jobs: int | None = None,
+) -> Iterator[Page]:
+    """The records of every page of ``paths`` (files, folders, patterns), read by ``jobs``
+    worker processes (default: one per CPU), in input order, each as soon as it is done."""
+    batch = BatchScanner(scanner or Scanner(), jobs)
+    for scanned in batch.scan(plan_pages(paths)):
+        yield scanned.record
+
+
+# --- resuming ------------------------------------------------------------------------------
+
+
+def page_key(source: str, page: int) -> tuple[str, int]:
+    """What identifies a page across runs: its file, however the path was spelt, and number."""
+    return (os.path.abspath(source), page)
+
+
+@dataclass
+class ResumeState:
+    """The pages an earlier run recorded, to be left out of this one."""
+
+    recorded: Counter = field(default_factory=Counter)  # page_key -> times recorded
+    pages: int = 0
+    digits: int = 0
+    failed_sources: set[str] = field(default_factory=set)
+
+    def add(self, record: dict) -> None:
+        self.recorded[page_key(record["source"], record["page"])] += 1
+        self.pages += 1
+        self.digits += sum(len(line["digits"]) for line in record["lines"])
+        if record["error"]:
+            self.failed_sources.add(record["source"])
+
+    def take(self, item: PageTask | Page) -> bool:
+        """Whether ``item`` was recorded already (each record accounts for one page)."""
+        key = page_key(item.source, item.page)
+        if self.recorded[key] > 0:
+            self.recorded[key] -= 1
+            return True
+        return False
+
+
+def recover_jsonl(path: Path) -> ResumeState:
+    """The pages recorded in a JSON Lines results file that a run may have left half-written.
+
+    Each record is written as one line, newline last, so a crash or ``kill -9`` leaves at
+    most a torn last line: it is cut off the file, so that records appended next start on
+    a line of their own, and its page is read again. A bad line anywhere else means the
+    file is not a notes-ocr results file: InputError. A missing file holds no records.
+    The file is read line by line: a long batch's records are counted, not kept.
+    """
+    state = ResumeState()
+    end = 0  # bytes of whole, good lines
+    bad = 0  # number of a bad whole line, which only the end of the file may follow
+    try:
+        with open(path, "rb") as file:
+            for number, line in enumerate(file, start=1):
+                if bad or not line.endswith(b"\n"):
+                    break
+                record = parse_record(line)
+                if record is None and line.strip():
+                    bad = number
+                    continue
+                if record is not None:
+                    state.add(record)
+                end += len(line)
+            else:
+                bad = 0  # the bad line was the last: torn as well
+            size = file.seek(0, os.SEEK_END)
+    except FileNotFoundError:
+        return state
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    if bad:
+        raise InputError(f"{path}: line {bad} is not a notes-ocr record; not resuming into it")
+    if end < size:
+        with open(path, "r+b") as file:
+            file.truncate(end)
+    return state
+
+
+def parse_record(line: bytes) -> dict | None:
+    """A page record from one JSON line, or None if the line is not one."""
+    try:
+        record = json.loads(line)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    keys = {"source", "page", "lines", "error"}
+    if not isinstance(record, dict) or not keys <= record.keys():
+        return None
+    return record
+
+
+# --- progress and summary ------------------------------------------------------------------
+
+
+@dataclass
+class Summary:
+    """Counts for the closing line: pages, digits, files that failed, pages per second."""
+
+    pages: int = 0
+    digits: int = 0
+    failed_sources: set[str] = field(default_factory=set)
+    started: float = field(default_factory=time.perf_counter)
+
+    def add(self, page: Page) -> None:
+        self.pages += 1
+        self.digits += sum(len(line.digits) for line in page.lines)
+        if page.error:
+            self.failed_sources.add(page.source)
+
+    def line(self, earlier: ResumeState | None = None) -> str:
+        seconds = max(time.perf_counter() - self.started, 1e-9)
+        failed = len(self.failed_sources)
+        text = (
+            f"{plural(self.pages, 'page')}, {plural(self.digits, 'digit')}, "
+            f"{plural(failed, 'failed file')}, {self.pages / seconds:.2f} pages/s"
+        )
+        if earlier is not None and earlier.pages:
+            text += f" ({plural(earlier.pages, 'page')} recorded before, skipped)"
+        return text
+
+
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+class Progress:
+    """A progress bar on ``stream`` (pages done, pages/s, time left) when it is a terminal.
+
+    Messages go through ``write``, so that they land above the bar, not through it.
+    """
+
+    def __init__(self, total: int, stream: IO[str] | None = None, enabled: bool = True) -> None:
+        self.stream = stream or sys.stderr
+        self.bar = None
+        if enabled and self.stream.isatty():
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, unit="page", file=self.stream, dynamic_ncols=True,
+                            smoothing=0.1)
+
+    def update(self) -> None:
+        if self.bar is not None:
+            self.bar.update()
+
+    def write(self, message: str) -> None:
+        if self.bar is not None:
+            self.bar.write(message, file=self.stream)
+        else:
+            print(message, file=self.stream, flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()

@@ -1,0 +1,123 @@
+"""One static HTML page for a batch: each page's thumbnail and lines, and the failed files.
+
+The page works offline and on its own: thumbnails are embedded as ``data:`` URIs, the style
+sheet is inline, there is no script and nothing is fetched. It is written as the pages come,
+so that a batch of any length keeps only one page in memory; the summary and the list of
+failed files are written last and shown first (CSS ``order``).
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+from pathlib import Path
+from typing import IO
+
+import cv2
+import numpy as np
+
+from notes_ocr.annotate import DOUBTFUL_BELOW, draw_page
+from notes_ocr.errors import NotesOcrError
+from notes_ocr.results import Line, Page
+
+THUMBNAIL_QUALITY = 80  # JPEG quality of the embedded thumbnails
+
+STYLE = """
+body { font: 15px/1.4 system-ui, sans-serif; margin: 1.5em; color: #222; }
+main { display: flex; flex-direction: column; gap: 1em; }
+.overview { order: -1; }
+.page { display: flex; gap: 1.5em; align-items: flex-start; border-top: 1px solid #ccc;
+        padding-top: 1em; }
+.page img { border: 1px solid #aaa; max-width: 45vw; height: auto; }
+.page h2 { font-size: 1em; margin: 0 0 .5em; word-break: break-all; }
+.lines { font: 1.1em/1.6 ui-monospace, monospace; padding-left: 2.5em; margin: 0; }
+.doubtful { background: #fdd; color: #a00; }
+.confidence { color: #777; font-size: .8em; margin-left: 1em; }
+.error { color: #a00; }
+.none { color: #777; }
+"""
+
+
+def data_uri(image: np.ndarray) -> str:
+    """A ``data:`` URI of ``image`` as a JPEG."""
+    ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, THUMBNAIL_QUALITY])
+    if not ok:
+        raise ValueError("cannot encode the thumbnail")
+    return "data:image/jpeg;base64," + base64.b64encode(encoded.tobytes()).decode("ascii")
+
+
+def line_html(line: Line, doubtful_below: float) -> str:
+    """A line's text, its doubtful digits marked, and its mean confidence."""
+    chars = iter(line.digits)
+    parts = []
+    for char in line.text:
+        if char == " ":
+            parts.append(" ")
+            continue
+        digit = next(chars)
+        text = html.escape(digit.char)
+        if digit.confidence < doubtful_below:
+            title = f"confidence {digit.confidence:.2f}"
+            text = f'<span class="doubtful" title="{title}">{text}</span>'
+        parts.append(text)
+    confidence = f'<span class="confidence">{line.confidence:.2f}</span>'
+    return f"<li>{''.join(parts)}{confidence}</li>"
+
+
+class HtmlReport:
+    """Writes the report to ``path`` page by page; ``close`` adds the summary."""
+
+    def __init__(self, path: Path, title: str = "notes-ocr report",
+                 doubtful_below: float = DOUBTFUL_BELOW) -> None:
+        self.path = path
+        self.doubtful_below = doubtful_below
+        self.failed: list[tuple[int, Page]] = []  # section number, page
+        self.count = 0
+        try:
+            self.stream: IO[str] = open(path, "w", encoding="utf-8")
+        except OSError as exc:
+            raise NotesOcrError(f"{path}: cannot write the report ({exc.strerror})") from None
+        self.stream.write(
+            "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
+            f"<title>{html.escape(title)}</title>\n<style>{STYLE}</style></head>\n"
+            f"<body><main>\n"
+        )
+
+    def add(self, page: Page, thumbnail: np.ndarray | None = None) -> None:
+        """A section for ``page``: its thumbnail, drawn over with what was read, and its lines."""
+        self.count += 1
+        name = html.escape(page.source) + (f" (page {page.page})" if page.page > 1 else "")
+        parts = [f'<section class="page" id="page-{self.count}">']
+        if thumbnail is not None and page.width:
+            drawn = draw_page(thumbnail, page, self.doubtful_below,
+                              scale=thumbnail.shape[1] / page.width)
+            height, width = thumbnail.shape[:2]
+            parts.append(f'<img src="{data_uri(drawn)}" width="{width}" height="{height}" '
+                         f'alt="{name}">')
+        parts.append(f"<div><h2>{name}</h2>")
+        if page.error:
+            self.failed.append((self.count, page))
+            parts.append(f'<p class="error">{html.escape(page.error.message)}</p>')
+        elif page.lines:
+            lines = "\n".join(line_html(line, self.doubtful_below) for line in page.lines)
+            parts.append(f'<ol class="lines">\n{lines}\n</ol>')
+        else:
+            parts.append('<p class="none">no digits found</p>')
+        parts.append("</div></section>\n")
+        self.stream.write("".join(parts))
+
+    def close(self, summary: str) -> None:
+        """Write the summary line and the failed files, and end the page."""
+        failed = "".join(
+            f'<li><a href="#page-{index}">{html.escape(page.source)}</a>: '
+            f"{html.escape(page.error.message.removeprefix(page.source + ': '))}</li>\n"
+            for index, page in self.failed
+            if page.error
+        )
+        self.stream.write(
+            f'<section class="overview"><h1>notes-ocr</h1><p>{html.escape(summary)}</p>\n'
+            f"<h2>Failed files</h2>\n"
+            + (f"<ul>\n{failed}</ul>" if failed else '<p class="none">none</p>')
+            + "</section>\n</main></body></html>\n"
+        )
+        self.stream.close()

@@ -1,0 +1,290 @@
+"""Batches: worker processes, cross-page classification, stable order, resume, progress."""
+
+import io
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from test_sources import make_pdf
+
+from notes_ocr import Scanner
+from notes_ocr.batch import (
+    PAGES_AHEAD,
+    BatchScanner,
+    PageTask,
+    Progress,
+    Summary,
+    WorkerPool,
+    classify,
+    plan_pages,
+    recover_jsonl,
+)
+from notes_ocr.cli import main
+from notes_ocr.errors import InputError
+from notes_ocr.pipeline import prepare
+from notes_ocr.results import Page
+from notes_ocr.sources import PageImage, to_grey
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+@pytest.fixture(scope="module")
+def scanner() -> Scanner:
+    return Scanner()
+
+
+@pytest.fixture(scope="module")
+def notes(tmp_path_factory) -> Path:
+    """Thirteen pages in eleven files: the tops of the example pages (quick to read), a
+    two-page TIFF, a two-page PDF, and a file that is not an image."""
+    folder = tmp_path_factory.mktemp("notes")
+    tops = {}
+    for name in ["grid_pencil.jpg", "plain_black.png", "ruled_blue.jpg", "ruled_black_shadow.jpg"]:
+        image = cv2.imread(str(EXAMPLES / name))
+        tops[name] = image[:650]
+        assert cv2.imwrite(str(folder / f"a_{Path(name).stem}.png"), image[:650])
+        assert cv2.imwrite(str(folder / f"b_{Path(name).stem}.jpg"), image[650:1300])
+    assert cv2.imwritemulti(str(folder / "c_two_pages.tif"),
+                            [tops["ruled_blue.jpg"], tops["grid_pencil.jpg"]])
+    make_pdf(folder / "d_two_pages.pdf", [tops["plain_black.png"][:, :600],
+                                          tops["ruled_black_shadow.jpg"][:, :600]])
+    (folder / "e_bad.png").write_text("not an image\n")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def reference(notes, tmp_path_factory) -> bytes:
+    """The JSON Lines of one uninterrupted scan of ``notes`` with two workers."""
+    out = tmp_path_factory.mktemp("reference") / "all.jsonl"
+    assert main(["scan", "--quiet", "--jobs", "2", "-o", str(out), str(notes)]) == 1
+    return out.read_bytes()
+
+
+def records(data: bytes) -> list[dict]:
+    return [json.loads(line) for line in data.splitlines()]
+
+
+def test_reference_covers_every_kind_of_page(reference):
+    pages = [(Path(r["source"]).name, r["page"]) for r in records(reference)]
+    assert len(pages) == 13 and len(set(pages)) == 13
+    assert pages[-5:] == [("c_two_pages.tif", 1), ("c_two_pages.tif", 2),
+                          ("d_two_pages.pdf", 1), ("d_two_pages.pdf", 2), ("e_bad.png", 1)]
+    read = [r for r in records(reference) if r["error"] is None]
+    assert len(read) == 12 and all(r["lines"] for r in read)
+
+
+def test_jobs_1_and_jobs_2_give_identical_records(notes, reference, tmp_path):
+    out = tmp_path / "one.jsonl"
+    assert main(["scan", "--quiet", "--jobs", "1", "-o", str(out), str(notes)]) == 1
+    assert out.read_bytes() == reference
+
+
+def test_a_pages_probabilities_do_not_depend_on_its_batch(scanner):
+    image = to_grey(cv2.imread(str(EXAMPLES / "ruled_blue.jpg")))
+    page = prepare(PageImage("page", 1, image)).images
+    few = page[:7]  # a page with few candidates: BLAS' small-matrix kernels
+    alone = classify(scanner.recognizer, [few])
+    together = classify(scanner.recognizer, [page[7:20], few, page, page[:150]])
+    assert np.array_equal(alone[0], together[1])
+    assert [len(rows) for rows in together] == [13, 7, len(page), 150]
+    assert np.array_equal(together[2], classify(scanner.recognizer, [page])[0])
+
+
+def kill_mid_run(args: list[str], out: Path, lines: int) -> int:
+    """Start ``notes-ocr`` and kill -9 it once ``out`` holds ``lines`` whole lines; return
+    how many it held when it died."""
+    process = subprocess.Popen([sys.executable, "-m", "notes_ocr", *args],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    try:
+        while time.monotonic() < deadline and process.poll() is None:
+            if out.exists() and out.read_bytes().count(b"\n") >= lines:
+                process.send_signal(signal.SIGKILL)
+                break
+            time.sleep(0.005)
+    finally:
+        process.kill()
+        process.wait()
+    return out.read_bytes().count(b"\n")
+
+
+def test_resume_after_kill_9_completes_the_file_exactly(notes, reference, tmp_path):
+    out = tmp_path / "results.jsonl"
+    args = ["scan", "--quiet", "--jobs", "1", "-o", str(out), str(notes)]
+    held = kill_mid_run(args, out, lines=2)
+    assert 2 <= held < 13  # killed mid-run: some pages recorded, not all
+    assert reference.startswith(out.read_bytes()[: out.read_bytes().rfind(b"\n") + 1])
+
+    done = subprocess.run([sys.executable, "-m", "notes_ocr", *args, "--resume"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1  # e_bad.png failed
+    assert out.read_bytes() == reference
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("cut", [1, 200, -1], ids=["first-byte", "mid-line", "newline"])
+def test_resume_drops_a_torn_last_line(notes, reference, tmp_path, cut, capsys):
+    # A run that died while writing its fourth record: whole lines, then part of one.
+    starts = [i + 1 for i, byte in enumerate(reference) if byte == ord("\n")]
+    torn = starts[2] + cut if cut > 0 else starts[3] + cut
+    out = tmp_path / "results.jsonl"
+    out.write_bytes(reference[:torn])
+    assert main(["scan", "--jobs", "2", "--resume", "-o", str(out), str(notes)]) == 1
+    assert out.read_bytes() == reference
+    summary = capsys.readouterr().err.splitlines()[-1]
+    assert summary.startswith("notes-ocr: 10 pages, ")
+    assert "(3 pages recorded before, skipped)" in summary
+
+
+def test_resume_of_a_finished_file_reads_nothing(notes, reference, tmp_path, capsys):
+    out = tmp_path / "results.jsonl"
+    out.write_bytes(reference)
+    assert main(["scan", "--resume", "-o", str(out), str(notes)]) == 1  # e_bad.png, before
+    assert out.read_bytes() == reference
+    assert "notes-ocr: 0 pages, 0 digits, 0 failed files" in capsys.readouterr().err
+
+
+def test_resume_refuses_a_file_that_is_not_ours(tmp_path):
+    out = tmp_path / "results.jsonl"
+    out.write_text('{"source": "a.png", "page": 1, "lines": [], "error": null}\n'
+                   "some other program's output\n"
+                   '{"source": "b.png", "page": 1, "lines": [], "error": null}\n')
+    with pytest.raises(InputError, match="line 2 is not a notes-ocr record"):
+        recover_jsonl(out)
+    assert recover_jsonl(tmp_path / "missing.jsonl").pages == 0
+
+
+class DiesWhenRead(os.PathLike):
+    """A path whose reading kills the process reading it, as the out-of-memory killer or a
+    crash in a native library would; harmless in the process that made it."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = str(path)
+        self.maker = os.getpid()
+
+    def __fspath__(self) -> str:
+        if os.getpid() != self.maker:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return self.path
+
+    def __str__(self) -> str:
+        return self.path
+
+
+def test_a_worker_that_dies_costs_only_its_page(notes, reference, scanner):
+    plan = plan_pages([notes])
+    victim = 3
+    plan[victim] = PageTask(DiesWhenRead(plan[victim].path), 1)
+    pages = [scanned.record for scanned in BatchScanner(scanner, jobs=2).scan(plan)]
+    got = [page.to_dict() for page in pages]
+    expected = records(reference)
+    assert got[victim]["error"]["type"] == "WorkerCrashed"
+    assert got[:victim] + got[victim + 1 :] == expected[:victim] + expected[victim + 1 :]
+
+
+def test_a_failure_in_segmentation_or_finishing_is_that_pages_record(notes, scanner,
+                                                                     monkeypatch):
+    import notes_ocr.batch
+
+    real_prepare = notes_ocr.batch.prepare
+
+    def prepare_or_fail(page):
+        if "a_plain" in page.source:
+            raise ValueError("segmentation blew up")
+        return real_prepare(page)
+
+    real_finish = scanner.finish
+
+    def finish_or_fail(prepared, probabilities):
+        if "b_ruled_blue" in prepared.source:
+            raise ZeroDivisionError("layout blew up")
+        return real_finish(prepared, probabilities)
+
+    monkeypatch.setattr(notes_ocr.batch, "prepare", prepare_or_fail)
+    monkeypatch.setattr(scanner, "finish", finish_or_fail)
+    pages = [s.record for s in BatchScanner(scanner, jobs=1).scan(plan_pages([notes]))]
+    failed = {Path(page.source).name: page.error for page in pages if page.error}
+    assert set(failed) == {"a_plain_black.png", "b_ruled_blue.jpg", "e_bad.png"}
+    assert failed["a_plain_black.png"].type == "InternalError"
+    assert "ValueError: segmentation blew up" in failed["a_plain_black.png"].message
+    assert "ZeroDivisionError: layout blew up" in failed["b_ruled_blue.jpg"].message
+    assert len(pages) == 13 and sum(bool(page.lines) for page in pages) == 10
+
+
+def test_pages_in_flight_stay_bounded_however_long_the_batch(tmp_path, scanner, monkeypatch):
+    blank = np.full((120, 160), 255, np.uint8)
+    for number in range(30):
+        assert cv2.imwrite(str(tmp_path / f"{number:02d}.png"), blank)
+    submitted = 0
+    real_submit = WorkerPool.submit
+
+    def counting_submit(self, task, thumbnail_size):
+        nonlocal submitted
+        submitted += 1
+        return real_submit(self, task, thumbnail_size)
+
+    monkeypatch.setattr(WorkerPool, "submit", counting_submit)
+    most = 0
+    for done, _ in enumerate(BatchScanner(scanner, jobs=2).scan(plan_pages([tmp_path])), 1):
+        most = max(most, submitted - done + 1)
+        time.sleep(0.01)  # a slow consumer: unbounded workers would run far ahead
+    assert submitted == 30
+    assert most <= 2 * PAGES_AHEAD * 2  # in flight, and prepared waiting to be classified
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_bar_on_a_terminal_only():
+    screen = Terminal()
+    progress = Progress(3, screen)
+    for _ in range(3):
+        progress.update()
+    progress.write("notes-ocr: error: x.png: empty file")
+    progress.close()
+    shown = screen.getvalue()
+    assert "3/3" in shown and "page/s" in shown and "x.png: empty file" in shown
+
+    quiet, piped = Terminal(), io.StringIO()
+    for stream, enabled in [(quiet, False), (piped, True)]:
+        progress = Progress(3, stream, enabled=enabled)
+        progress.update()
+        progress.write("a message")
+        progress.close()
+    assert quiet.getvalue() == piped.getvalue() == "a message\n"
+
+
+def test_summary_counts_pages_digits_and_failed_files():
+    from notes_ocr.results import Digit, Line, PageError
+
+    digits = [Digit("1", 0.9, (0, 0, 1, 1)), Digit("2", 0.9, (1, 0, 1, 1))]
+    summary = Summary()
+    summary.add(Page("a.png", 1, 10, 10, [Line("12", (0, 0, 2, 1), 0.9, digits)]))
+    error = PageError("UndecodableImage", "b.tif: cannot decode")
+    summary.add(Page("b.tif", 1, 0, 0, error=error))
+    summary.add(Page("b.tif", 2, 0, 0, error=error))
+    line = summary.line()
+    assert line.startswith("3 pages, 2 digits, 1 failed file, ") and line.endswith(" pages/s")
+
+
+def test_one_page_is_read_in_this_process(tmp_path, capsys, monkeypatch):
+    # `notes-ocr scan page.jpg` does not wait for worker processes to start.
+    def no_pool(*args, **kwargs):
+        raise AssertionError("a worker pool was started for one page")
+
+    monkeypatch.setattr(WorkerPool, "__init__", no_pool)
+    shutil.copy(EXAMPLES / "ruled_blue.jpg", tmp_path)
+    assert main(["scan", "--jobs", "4", str(tmp_path / "ruled_blue.jpg")]) == 0
+    captured = capsys.readouterr()
+    assert captured.out and not captured.out.startswith("#")  # lines, no page header
+    assert captured.err.startswith("notes-ocr: 1 page, ")
