@@ -362,7 +362,8 @@ def main(argv: list[str] | None = None) -> None:
     print()
     n = ours["all"].pages
     print(f"notes-ocr: {n / elapsed:.2f} pages/s "
-          f"({n} pages in {elapsed:.1f} s, one process, start-up included)")  # fmt: skip
+          f"({n} pages in {elapsed:.1f} s, one `notes-ocr scan` with the default --jobs, "
+          "start-up included)")  # fmt: skip
     if tess is not None and psm is not None:
         print(
             f"Tesseract {tesseract_version()}, psm {psm}: {n / tess_seconds[psm]:.2f} pages/s "
