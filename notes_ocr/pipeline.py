@@ -59,11 +59,6 @@ class Scanner:
         self.recognizer = recognizer if recognizer is not None else Recognizer.load()
         self.min_confidence = min_confidence
 
-    def read_lines(self, grey: np.ndarray) -> list[Line]:
-        """The digit lines of one grey page, top to bottom."""
-        prepared = prepare(PageImage("<array>", 1, grey))
-        return self.finish_lines(prepared, self.recognizer.predict_proba(prepared.images))
-
     def finish_lines(self, prepared: PreparedPage, probabilities: np.ndarray) -> list[Line]:
         """A prepared page's lines, given the classifier's output for its candidates."""
         proposal = prepared.proposal

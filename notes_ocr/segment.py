@@ -40,8 +40,10 @@ RULING_STEP = 4
 # Rulings are thinner than this (px on the working page, once widened against tilt).
 MAX_RULING_WIDTH = 15
 
-# A blob at least this many digit heights wide may hold touching digits and is cut at its
-# narrow columns; cuts are at least MIN_PIECE_WIDTH digit heights apart, MAX_CUTS at most.
+# A blob at least this many times as wide as it, or a typical digit, is tall may hold
+# touching digits: it is pulled apart at thin bridges and cut at its narrow columns, at
+# least MIN_PIECE_WIDTH digit heights from its ends and CUT_SPACING from another cut,
+# MAX_CUTS at most.
 SPLIT_WIDTH = 0.8
 MIN_PIECE_WIDTH = 0.15
 CUT_SPACING = 0.3
@@ -265,8 +267,9 @@ def find_pieces(mask: np.ndarray) -> tuple[list[Blob], float]:
     Specks and shapes no digit could be are dropped, pieces of a broken digit that are
     plainly one (stacked, or a small piece on a big one) are joined, and every blob wide
     enough to hold touching digits is cut at each column where two digits could meet.
-    Which pieces make up which digit is left to ``decode.read_digits``, which asks the
-    classifier. Returns the pieces and the typical digit height (0 with no ink).
+    Which pieces make up which digit is left to the decoder (``decode.propose`` and
+    ``decode.choose``), which asks the classifier. Returns the pieces and the typical
+    digit height (0 with no ink).
     """
     count, labels, stats, _ = cv2.connectedComponentsWithStats(
         mask.astype(np.uint8), connectivity=8
