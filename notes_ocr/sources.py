@@ -250,9 +250,10 @@ def decode(data: bytes, path: Path, number: int | None = None) -> list[tuple[int
             what = f"page {number} of TIFF" if number > 1 else what
         images = list(frames) if ok else []
     elif kind == "jpeg":
-        # Colour mode applies the EXIF orientation that phones write and converts CMYK;
-        # JPEG has no alpha to lose.
-        images = [cv2.imdecode(buffer, cv2.IMREAD_COLOR | cv2.IMREAD_ANYDEPTH)]
+        # Grey mode applies the EXIF orientation that phones write and converts CMYK, and
+        # takes the luma the file stores instead of building colour and converting it back:
+        # about three times as fast. JPEG has no alpha to lose.
+        images = [cv2.imdecode(buffer, cv2.IMREAD_GRAYSCALE)]
     else:
         # Unchanged keeps the alpha channel, but then OpenCV leaves orientation to us.
         image = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED)
