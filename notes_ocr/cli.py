@@ -73,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = commands.add_parser("train", help="train the recogniser on MNIST")
     train.add_argument("--hidden", type=parse_hidden, default=None,
-                       help="hidden layer sizes, e.g. 1024,1024")
+                       help="hidden layer sizes, e.g. 1536,1536")
     train.add_argument("--dropout", type=float, default=None)
     train.add_argument("--epochs", type=int, default=None)
     train.add_argument("--batch-size", type=int, default=None)

@@ -46,7 +46,7 @@ NPZ_NAME = "mlp.npz"
 class TrainConfig:
     """Everything that decides the trained model; the defaults make the shipped one."""
 
-    hidden: tuple[int, ...] = (1024, 1024)
+    hidden: tuple[int, ...] = (1536, 1536)
     dropout: float = 0.2
     epochs: int = 80
     batch_size: int = 128
@@ -731,7 +731,16 @@ def train(
         f" and {n_negatives} fresh negatives an epoch; {len(data.x_test)} test digits held out"
     )
 
-    model = build_mlp(config.hidden, config.dropout, n_classes)
+    # Where the CPU multiplies bfloat16 natively, Keras' mixed precision (bfloat16 maths,
+    # float32 weights) about halves the time of an epoch; elsewhere it would be emulated
+    # and slower, so float32 stays.
+    precision = "mixed_bfloat16" if cpu_has_bfloat16() else "float32"
+    log(f"precision: {precision}")
+    keras.mixed_precision.set_global_policy(precision)
+    try:
+        model = build_mlp(config.hidden, config.dropout, n_classes)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
     steps_per_epoch = math.ceil((len(digits) + n_negatives) / config.batch_size)
     schedule = keras.optimizers.schedules.CosineDecay(
         config.learning_rate, decay_steps=max(1, config.epochs * steps_per_epoch)
@@ -796,7 +805,7 @@ def train(
             )
 
     keras_path = out_dir / KERAS_NAME
-    # A fresh uncompiled copy has no optimizer state: the file is a third of the size.
+    # A fresh uncompiled float32 copy has no optimizer state: the file is a third of the size.
     clean = build_mlp(config.hidden, config.dropout, n_classes)
     clean.set_weights(model.get_weights())
     clean.save(keras_path)
@@ -815,6 +824,15 @@ def train(
         f"{out_dir / NPZ_NAME} in {time.perf_counter() - started:.0f} s"
     )
     return keras_path
+
+
+def cpu_has_bfloat16() -> bool:
+    """Whether this CPU multiplies bfloat16 in hardware (AVX-512 BF16 or AMX), on Linux."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return " avx512_bf16" in flags or " amx_bf16" in flags
 
 
 # --- evaluation --------------------------------------------------------------------------
