@@ -34,6 +34,11 @@ WORK_SIDE = 2600
 # Darkness below this is paper noise to the skew estimate (on the page reduced to 600 px).
 SKEW_FLOOR = 0.04
 
+# A page whose digits come out shorter than this (px) is worked again, enlarged so that
+# they are this tall, by at most MAX_ENLARGE times.
+SMALL_DIGIT = 40.0
+MAX_ENLARGE = 1.6
+
 # Rulings are found on the page shrunk this many times along their length.
 RULING_STEP = 4
 
@@ -241,12 +246,20 @@ def typical_height(heights: np.ndarray, areas: np.ndarray, min_area: int) -> flo
     return float(heights[big][order][middle])
 
 
-def segment_page(grey: np.ndarray) -> Segmentation:
-    """Cut a grey page image (uint8, dark ink on light paper) into digit pieces."""
-    scale = min(1.0, WORK_SIDE / max(grey.shape))
+def segment_page(grey: np.ndarray, scale: float | None = None) -> Segmentation:
+    """Cut a grey page image (uint8, dark ink on light paper) into digit pieces.
+
+    ``scale``: how much to resize the page first; by default it is brought down to
+    WORK_SIDE, and worked again larger if its digits turn out smaller than SMALL_DIGIT px.
+    """
+    first_try = scale is None
+    if scale is None:
+        scale = min(1.0, WORK_SIDE / max(grey.shape))
+    original = grey
     to_work = np.diag([scale, scale, 1.0])
-    if scale < 1.0:
-        grey = cv2.resize(grey, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    if scale != 1.0:
+        interpolation = cv2.INTER_AREA if scale < 1.0 else cv2.INTER_CUBIC
+        grey = cv2.resize(grey, None, fx=scale, fy=scale, interpolation=interpolation)
     corners = find_sheet(grey)
     if corners is not None:
         grey, homography = flatten_sheet(grey, corners)
@@ -258,6 +271,8 @@ def segment_page(grey: np.ndarray) -> Segmentation:
     # Rulings run across the page; a digit is far shorter than an eighth of the page.
     darkness = remove_rulings(darkness, min_length=max(darkness.shape) // 8)
     pieces, digit_height = find_pieces(binarize(darkness))
+    if first_try and 0 < digit_height < SMALL_DIGIT:
+        return segment_page(original, scale * min(MAX_ENLARGE, SMALL_DIGIT / digit_height))
     return Segmentation(pieces, digit_height, to_work=to_work, skew_degrees=skew)
 
 
