@@ -41,7 +41,7 @@ import numpy as np
 from notes_ocr.errors import InputError
 from notes_ocr.pipeline import PreparedPage, Scanner, prepare
 from notes_ocr.recognizer import BATCH, Recognizer
-from notes_ocr.results import Page, PageError
+from notes_ocr.results import Page, PageError, error_record, internal_error
 from notes_ocr.sources import count_pages, list_inputs, read_page
 
 # Pages in flight per worker: enough that workers never wait for the main process to take
@@ -95,18 +95,6 @@ def plan_pages(paths: Iterable[str | os.PathLike]) -> list[PageTask | Page]:
             continue
         plan.extend(PageTask(path, number) for number in range(1, count + 1))
     return plan
-
-
-def error_record(source: str, page: int, exc: InputError) -> Page:
-    """The record of a page that cannot be read, as ``Scanner.scan_paths`` words it."""
-    return Page(source, page, 0, 0, error=PageError(type(exc).__name__, str(exc)))
-
-
-def internal_error(source: str, page: int, shape: tuple[int, int], exc: BaseException) -> Page:
-    """The record of a page that failed unexpectedly, as ``Scanner.read_page`` words it."""
-    height, width = shape
-    error = PageError("InternalError", f"{source}: {type(exc).__name__}: {exc}")
-    return Page(source, page, width, height, error=error)
 
 
 # --- in the workers ------------------------------------------------------------------------

@@ -14,7 +14,15 @@ from notes_ocr.decode import Proposal, choose, propose
 from notes_ocr.errors import InputError
 from notes_ocr.layout import group_lines
 from notes_ocr.recognizer import Recognizer
-from notes_ocr.results import Box, Digit, Line, Page, PageError, make_line
+from notes_ocr.results import (
+    Box,
+    Digit,
+    Line,
+    Page,
+    error_record,
+    internal_error,
+    make_line,
+)
 from notes_ocr.segment import segment_page
 from notes_ocr.sources import PageImage, UnreadableSource, iter_pages, to_grey
 
@@ -94,16 +102,13 @@ class Scanner:
             prepared = prepare(page)
             return self.finish(prepared, self.recognizer.predict_proba(prepared.images))
         except Exception as exc:  # one bad page must never stop a batch
-            height, width = page.image.shape
-            error = PageError("InternalError", f"{page.source}: {type(exc).__name__}: {exc}")
-            return Page(page.source, page.page, width, height, error=error)
+            return internal_error(page.source, page.page, page.image.shape, exc)
 
     def scan_paths(self, paths: Iterable[str | os.PathLike]) -> Iterator[Page]:
         """Records for every page of every file, in order, as each page is done."""
         for item in iter_pages(paths):
             if isinstance(item, UnreadableSource):
-                error = PageError(type(item.error).__name__, str(item.error))
-                yield Page(item.source, 1, 0, 0, error=error)
+                yield error_record(item.source, 1, item.error)
             else:
                 yield self.read_page(item)
 

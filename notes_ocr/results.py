@@ -75,6 +75,18 @@ class Page:
         }
 
 
+def error_record(source: str, page: int, exc: Exception) -> Page:
+    """The record of a page that cannot be read: the error's type and its one-line message."""
+    return Page(source, page, 0, 0, error=PageError(type(exc).__name__, str(exc)))
+
+
+def internal_error(source: str, page: int, shape: tuple[int, int], exc: BaseException) -> Page:
+    """The record of a page (of ``shape``, height and width) that failed unexpectedly."""
+    height, width = shape
+    error = PageError("InternalError", f"{source}: {type(exc).__name__}: {exc}")
+    return Page(source, page, width, height, error=error)
+
+
 def union_box(boxes: Iterable[Box]) -> Box:
     boxes = list(boxes)
     x0 = min(b[0] for b in boxes)
