@@ -353,18 +353,6 @@ class WorkerPool:
         self.executor.shutdown(wait=True, cancel_futures=True)
 
 
-def scan_batch(
-    paths: Iterable[str | os.PathLike],
-    scanner: Scanner | None = None,
-    jobs: int | None = None,
-) -> Iterator[Page]:
-    """The records of every page of ``paths`` (files, folders, patterns), read by ``jobs``
-    worker processes (default: one per CPU), in input order, each as soon as it is done."""
-    batch = BatchScanner(scanner or Scanner(), jobs)
-    for scanned in batch.scan(plan_pages(paths)):
-        yield scanned.record
-
-
 # --- resuming ------------------------------------------------------------------------------
 
 

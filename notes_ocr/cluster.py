@@ -20,7 +20,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from notes_ocr.batch import BatchScanner, PageTask, Prepared, plan_pages, prepare_task
+from notes_ocr.batch import (
+    BatchScanner,
+    PageTask,
+    Prepared,
+    default_jobs,
+    plan_pages,
+    prepare_task,
+)
 from notes_ocr.errors import NotesOcrError
 from notes_ocr.pipeline import Scanner
 from notes_ocr.recognizer import Recognizer
@@ -120,20 +127,13 @@ def connect(address: str) -> bool:
     quiet = {"log_to_driver": False, "logging_level": logging.WARNING}
     try:
         if address == "local":
-            ray.init(num_cpus=available_cpus(), include_dashboard=False, **quiet)
+            ray.init(num_cpus=default_jobs(), include_dashboard=False, **quiet)
         else:
             ray.init(address=address, **quiet)
     except ConnectionError as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise NotesOcrError(f"cannot connect to Ray at {address}: {reason}") from None
     return True
-
-
-def available_cpus() -> int:
-    """The CPUs this process may run on (fewer than the machine's under a CPU affinity mask)."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
 
 
 def page_dataset(

@@ -270,13 +270,13 @@ def segment_page(grey: np.ndarray, scale: float | None = None) -> Segmentation:
     to_work = np.vstack([rotation, [0, 0, 1]]) @ to_work
     # Rulings run across the page; a digit is far shorter than an eighth of the page.
     darkness = remove_rulings(darkness, min_length=max(darkness.shape) // 8)
-    pieces, digit_height = find_pieces(binarize(darkness))
+    pieces, digit_height = find_pieces(binarize(darkness), SMALL_DIGIT if first_try else 0.0)
     if first_try and 0 < digit_height < SMALL_DIGIT:
         return segment_page(original, scale * min(MAX_ENLARGE, SMALL_DIGIT / digit_height))
     return Segmentation(pieces, digit_height, to_work=to_work, skew_degrees=skew)
 
 
-def find_pieces(mask: np.ndarray) -> tuple[list[Blob], float]:
+def find_pieces(mask: np.ndarray, min_digit_height: float = 0.0) -> tuple[list[Blob], float]:
     """Over-segment a clean ink mask into pieces no larger than one digit.
 
     Specks and shapes no digit could be are dropped, pieces of a broken digit that are
@@ -284,7 +284,8 @@ def find_pieces(mask: np.ndarray) -> tuple[list[Blob], float]:
     enough to hold touching digits is cut at each column where two digits could meet.
     Which pieces make up which digit is left to the decoder (``decode.propose`` and
     ``decode.choose``), which asks the classifier. Returns the pieces and the typical
-    digit height (0 with no ink).
+    digit height (0 with no ink). When the digits are shorter than ``min_digit_height``,
+    no pieces are made: the caller will work the page again, enlarged.
     """
     count, labels, stats, _ = cv2.connectedComponentsWithStats(
         mask.astype(np.uint8), connectivity=8
@@ -298,6 +299,8 @@ def find_pieces(mask: np.ndarray) -> tuple[list[Blob], float]:
     digit_height = typical_height(boxes[:, 3], areas, min_area)
     if digit_height <= 0:
         return [], 0.0
+    if digit_height < min_digit_height:
+        return [], digit_height
 
     keep = areas >= max(min_area, (0.12 * digit_height) ** 2)
     pieces: list[Blob] = []
