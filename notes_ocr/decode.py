@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 
 from notes_ocr.layout import group_lines
-from notes_ocr.normalize import MNIST_SIZE, normalize_blob
+from notes_ocr.normalize import MNIST_SIZE, normalize_blob, skeleton_length
 from notes_ocr.segment import Blob
 
 MAX_PIECES = 8  # the most pieces one digit is made of
@@ -91,9 +91,15 @@ def propose(pieces: list[Blob], digit_height: float) -> Proposal:
             can_be_digit.append(union.h >= MIN_HEIGHT * height)
             blobs.append(union)
 
+    # A candidate's stroke width is its ink over its skeleton's length, both summed over its
+    # pieces: each piece is skeletonized once rather than once for every candidate.
+    pieces = [piece for line in lines for piece in line]
+    ink = np.cumsum([0, *(int(np.count_nonzero(piece.mask)) for piece in pieces)])
+    skeleton = np.cumsum([0, *(skeleton_length(piece.mask) for piece in pieces)])
     images = np.zeros((len(blobs), MNIST_SIZE, MNIST_SIZE), np.uint8)
-    for i, blob in enumerate(blobs):
-        images[i] = normalize_blob(blob.mask)
+    for i, (first, last, blob) in enumerate(zip(start, stop, blobs, strict=True)):
+        width = (ink[last] - ink[first]) / max(skeleton[last] - skeleton[first], 1)
+        images[i] = normalize_blob(blob.mask, width=width)
     return Proposal(
         line_starts=np.asarray(line_starts, int),
         skippable=np.array(skippable, bool),

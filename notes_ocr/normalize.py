@@ -73,24 +73,30 @@ def fit_to_mnist(ink: np.ndarray, box: int = MNIST_BOX, size: int = MNIST_SIZE) 
     return out.astype(np.uint8)
 
 
-def stroke_width(mask: np.ndarray) -> float:
-    """Mean stroke width of a binary shape: its area over the length of its skeleton."""
+def skeleton_length(mask: np.ndarray) -> int:
+    """The number of pixels in a binary shape's skeleton: the length of its strokes."""
     from skimage.morphology import skeletonize
 
-    mask = np.asarray(mask, dtype=bool)
-    area = int(mask.sum())
+    return int(skeletonize(np.asarray(mask, dtype=bool)).sum())
+
+
+def stroke_width(mask: np.ndarray) -> float:
+    """Mean stroke width of a binary shape: its area over the length of its skeleton."""
+    area = int(np.count_nonzero(mask))
     if area == 0:
         return 0.0
-    length = int(skeletonize(mask).sum())
-    return area / max(length, 1)
+    return area / max(skeleton_length(mask), 1)
 
 
-def match_stroke_width(mask: np.ndarray, ratio: float = MNIST_STROKE_RATIO) -> np.ndarray:
+def match_stroke_width(
+    mask: np.ndarray, ratio: float = MNIST_STROKE_RATIO, width: float | None = None
+) -> np.ndarray:
     """Thicken or thin a blob's strokes to ``ratio`` times its longer side.
 
     A fine pen on a large digit gives strokes far thinner, relative to the digit, than
     MNIST's; a marker gives fatter ones. The classifier is most reliable on MNIST's
-    proportions, so the blob is redrawn at them before it is scaled down.
+    proportions, so the blob is redrawn at them before it is scaled down. ``width`` is the
+    blob's stroke width when the caller knows it (`stroke_width` by default).
     """
     mask = np.asarray(mask, dtype=bool)
     rows = np.flatnonzero(mask.any(axis=1))
@@ -98,7 +104,7 @@ def match_stroke_width(mask: np.ndarray, ratio: float = MNIST_STROKE_RATIO) -> n
     if rows.size == 0:
         return mask
     longer = max(rows[-1] - rows[0] + 1, cols[-1] - cols[0] + 1)
-    current = stroke_width(mask)
+    current = stroke_width(mask) if width is None else width
     target = ratio * longer
     # Dilation by a disk of radius r widens a stroke by about 2r; stay within a pixel.
     radius = round((target - current) / 2)
@@ -116,8 +122,13 @@ def match_stroke_width(mask: np.ndarray, ratio: float = MNIST_STROKE_RATIO) -> n
     return out[pad:-pad, pad:-pad].astype(bool)
 
 
-def normalize_blob(mask: np.ndarray, ratio: float | None = MNIST_STROKE_RATIO) -> np.ndarray:
-    """A segmented blob mask -> MNIST-style 28x28 uint8 digit image."""
+def normalize_blob(
+    mask: np.ndarray, ratio: float | None = MNIST_STROKE_RATIO, width: float | None = None
+) -> np.ndarray:
+    """A segmented blob mask -> MNIST-style 28x28 uint8 digit image.
+
+    ``width``: the blob's stroke width, when known (see `match_stroke_width`).
+    """
     if ratio is not None:
-        mask = match_stroke_width(mask, ratio)
+        mask = match_stroke_width(mask, ratio, width)
     return fit_to_mnist(mask)

@@ -9,8 +9,8 @@ The stages, in the order ``segment_page`` runs them, each a function over plain 
 3. ``estimate_skew`` / ``rotate``: make the writing (and any ruling) horizontal.
 4. ``remove_rulings``: divide out the long straight lines of ruled and grid paper as a layer
    under the ink, so strokes that cross them stay whole.
-5. ``binarize``: hysteresis threshold, so faint pencil joined to firm strokes survives while
-   isolated paper noise does not.
+5. ``label_ink``: hysteresis threshold, so faint pencil joined to firm strokes survives
+   while isolated paper noise does not.
 6. ``find_pieces``: connected components, specks and non-digit marks dropped, plainly
    broken digits joined, and wide blobs cut wherever touching digits could meet. Which
    pieces form which digit is decided later, with the classifier (decode.py).
@@ -31,8 +31,9 @@ from notes_ocr.flatten import find_sheet, flatten_sheet
 # the page benchmark loses accuracy (7.0% CER at 1800 px against 6.2% at 2600 px).
 WORK_SIDE = 2600
 
-# Darkness below this is paper noise to the skew estimate (on the page reduced to 600 px).
-SKEW_FLOOR = 0.04
+# Darkness (0-255) below this is paper noise to the skew estimate (on the page reduced to
+# 600 px).
+SKEW_FLOOR = 10
 
 # A page whose digits come out shorter than this (px) is worked again, enlarged so that
 # they are this tall, by at most MAX_ENLARGE times.
@@ -93,23 +94,23 @@ class Segmentation:
 
 
 def ink_darkness(grey: np.ndarray) -> np.ndarray:
-    """How much darker than the local paper each pixel is: float32 in [0, 1], 0 = paper.
+    """How much darker than the local paper each pixel is: uint8, 0 = paper, 255 = black.
 
     The paper's brightness is estimated by a grey-level closing (which erases strokes thinner
     than the kernel, a twentieth of the page: even a marker on a close-up) followed by a
     wide median, at a fraction of the resolution because lighting varies slowly. Dividing
-    by it flattens shadows, gradients and tinted paper.
+    by it flattens shadows, gradients and tinted paper. Darkness stays 8-bit, as every
+    later stage works on it with OpenCV's 8-bit routines, several times faster than float.
     """
     height, width = grey.shape
     small_scale = min(1.0, 400 / max(height, width))
     small = cv2.resize(grey, None, fx=small_scale, fy=small_scale, interpolation=cv2.INTER_AREA)
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (21, 21))
     paper = cv2.morphologyEx(small, cv2.MORPH_CLOSE, kernel)
-    paper = cv2.medianBlur(paper, 15)
+    paper = cv2.max(cv2.medianBlur(paper, 15), 1)
     paper = cv2.resize(paper, (width, height), interpolation=cv2.INTER_LINEAR)
-    paper = np.maximum(paper.astype(np.float32), 1.0)
-    darkness = 1.0 - grey.astype(np.float32) / paper
-    return np.clip(darkness, 0.0, 1.0)
+    # 255 * (paper - grey) / paper, saturating at 0 where a pixel is brighter than its paper.
+    return cv2.divide(cv2.subtract(paper, grey), paper, scale=255)
 
 
 def estimate_skew(darkness: np.ndarray, max_degrees: float = 6.0, step: float = 0.25) -> float:
@@ -165,29 +166,31 @@ def rotate(image: np.ndarray, degrees: float) -> tuple[np.ndarray, np.ndarray]:
     return turned, matrix
 
 
-def binarize(darkness: np.ndarray, floor: float = 0.22) -> np.ndarray:
-    """Ink mask by hysteresis: strong pixels seed, weaker ones joined to them stay.
+def label_ink(darkness: np.ndarray, floor: int = 56) -> tuple[np.ndarray, np.ndarray]:
+    """The ink's connected components, found by hysteresis.
 
-    The strong level is Otsu's split of the non-paper pixels, but never below ``floor``, so a
-    blank page's noise is not taken for ink; the weak level is half of it.
+    Strong pixels seed the ink, and weaker ones 8-connected to them stay, so faint pencil
+    joined to firm strokes survives while isolated paper noise does not. The strong level
+    is Otsu's split of the non-paper pixels (darkness above 20 of 255), but never below
+    ``floor``, so a blank page's noise is not taken for ink; the weak level is half of it.
+
+    Returns ``cv2.connectedComponentsWithStats``' labels and stats of the weak pixels, the
+    area of each component without a strong pixel set to 0: it is not ink.
     """
     smooth = cv2.GaussianBlur(darkness, (3, 3), 0)
-    candidates = smooth[smooth > 0.08]
+    candidates = smooth[smooth > 20]
     high = floor
     if candidates.size > 100:
-        levels = np.round(candidates * 255).astype(np.uint8).reshape(1, -1)
-        otsu, _ = cv2.threshold(levels, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-        high = float(np.clip(otsu / 255, floor, 0.6))
-    return hysteresis(smooth, high * 0.5, high)
-
-
-def hysteresis(image: np.ndarray, low: float, high: float) -> np.ndarray:
-    """Pixels above ``low`` that are 8-connected to a pixel above ``high``."""
-    count, labels = cv2.connectedComponents((image > low).astype(np.uint8), connectivity=8)
-    strong = np.zeros(count, bool)
-    strong[labels[image > high]] = True
-    strong[0] = False
-    return strong[labels]
+        otsu, _ = cv2.threshold(candidates.reshape(1, -1), 0, 255,
+                                cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+        high = int(np.clip(otsu, floor, 153))
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(
+        (smooth > high / 2).view(np.uint8), connectivity=8
+    )
+    strong = np.zeros(len(stats), bool)
+    strong[labels[smooth > high]] = True
+    stats[~strong, cv2.CC_STAT_AREA] = 0
+    return labels, stats
 
 
 def remove_rulings(darkness: np.ndarray, min_length: int) -> np.ndarray:
@@ -222,13 +225,14 @@ def remove_rulings(darkness: np.ndarray, min_length: int) -> np.ndarray:
         # Printed lines are thin. What is long and thick is a stroke of a digit written
         # larger than an eighth of the page (a close-up photo): keep that as ink.
         thick = (1, MAX_RULING_WIDTH) if horizontal else (MAX_RULING_WIDTH, 1)
-        lines -= cv2.morphologyEx(
+        lines = cv2.subtract(lines, cv2.morphologyEx(
             lines, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, thick)
-        )
+        ))
         lines = cv2.resize(lines, (width, height), interpolation=cv2.INTER_LINEAR)
-        np.maximum(layer, lines, out=layer)
-    layer = np.minimum(layer, 0.95)
-    return np.clip((darkness - layer) / (1.0 - layer), 0.0, 1.0)
+        cv2.max(layer, lines, dst=layer)
+    # 255 * (darkness - layer) / (255 - layer), the layer kept below 95% black (242).
+    layer = cv2.min(layer, 242)
+    return cv2.divide(cv2.subtract(darkness, layer), cv2.subtract(255, layer), scale=255)
 
 
 def typical_height(heights: np.ndarray, areas: np.ndarray, min_area: int) -> float:
@@ -270,31 +274,41 @@ def segment_page(grey: np.ndarray, scale: float | None = None) -> Segmentation:
     to_work = np.vstack([rotation, [0, 0, 1]]) @ to_work
     # Rulings run across the page; a digit is far shorter than an eighth of the page.
     darkness = remove_rulings(darkness, min_length=max(darkness.shape) // 8)
-    pieces, digit_height = find_pieces(binarize(darkness), SMALL_DIGIT if first_try else 0.0)
+    labels, stats = label_ink(darkness)
+    pieces, digit_height = pieces_of(labels, stats, SMALL_DIGIT if first_try else 0.0)
     if first_try and 0 < digit_height < SMALL_DIGIT:
         return segment_page(original, scale * min(MAX_ENLARGE, SMALL_DIGIT / digit_height))
     return Segmentation(pieces, digit_height, to_work=to_work, skew_degrees=skew)
 
 
 def find_pieces(mask: np.ndarray, min_digit_height: float = 0.0) -> tuple[list[Blob], float]:
-    """Over-segment a clean ink mask into pieces no larger than one digit.
-
-    Specks and shapes no digit could be are dropped, pieces of a broken digit that are
-    plainly one (stacked, or a small piece on a big one) are joined, and every blob wide
-    enough to hold touching digits is cut at each column where two digits could meet.
-    Which pieces make up which digit is left to the decoder (``decode.propose`` and
-    ``decode.choose``), which asks the classifier. Returns the pieces and the typical
-    digit height (0 with no ink). When the digits are shorter than ``min_digit_height``,
-    no pieces are made: the caller will work the page again, enlarged.
-    """
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(
+    """Over-segment a clean ink mask into pieces no larger than one digit (see ``pieces_of``)."""
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(
         mask.astype(np.uint8), connectivity=8
     )
-    if count <= 1:
+    return pieces_of(labels, stats, min_digit_height)
+
+
+def pieces_of(
+    labels: np.ndarray, stats: np.ndarray, min_digit_height: float = 0.0
+) -> tuple[list[Blob], float]:
+    """Over-segment the ink's connected components into pieces no larger than one digit.
+
+    ``labels`` and ``stats`` are as ``cv2.connectedComponentsWithStats`` gives them
+    (label 0 the background; a component of area 0 is ignored). Specks and shapes no digit
+    could be are dropped, pieces of a broken digit that are plainly one (stacked, or a
+    small piece on a big one) are joined, and every blob wide enough to hold touching
+    digits is cut at each column where two digits could meet. Which pieces make up which
+    digit is left to the decoder (``decode.propose`` and ``decode.choose``), which asks
+    the classifier. Returns the pieces and the typical digit height (0 with no ink). When
+    the digits are shorter than ``min_digit_height``, no pieces are made: the caller will
+    work the page again, enlarged.
+    """
+    if len(stats) <= 1:
         return [], 0.0
     boxes = stats[1:, :4].astype(int)
     areas = stats[1:, cv2.CC_STAT_AREA].astype(int)
-    side = max(mask.shape)
+    side = max(labels.shape)
     min_area = max(12, (side // 400) ** 2)
     digit_height = typical_height(boxes[:, 3], areas, min_area)
     if digit_height <= 0:
