@@ -39,6 +39,9 @@ SKEW_FLOOR = 10
 # they are this tall, by at most MAX_ENLARGE times.
 SMALL_DIGIT = 40.0
 MAX_ENLARGE = 1.6
+# The digits' height is measured on the page first shrunk this much (a quarter of the
+# pixels), to choose the scale the page is worked at.
+PILOT_SCALE = 0.5
 
 # Rulings are found on the page shrunk this many times along their length.
 RULING_STEP = 4
@@ -235,13 +238,17 @@ def remove_rulings(darkness: np.ndarray, min_length: int) -> np.ndarray:
     return cv2.divide(cv2.subtract(darkness, layer), cv2.subtract(255, layer), scale=255)
 
 
-def typical_height(heights: np.ndarray, areas: np.ndarray, min_area: int) -> float:
-    """Typical digit height: the area-weighted median height of the components.
+def typical_height(stats: np.ndarray, shape: tuple[int, ...]) -> float:
+    """Typical digit height: the area-weighted median height of the ink's components.
 
-    Weighting by area lets the digits outvote the many small fragments (specks, detached
-    bars, broken strokes) that a plain median would follow.
+    ``stats`` are ``label_ink``'s, ``shape`` the image's. Components smaller than
+    ``min_area(shape)`` are left out; weighting by area lets the digits outvote the many
+    small fragments (specks, detached bars, broken strokes) that a plain median would follow.
+    Returns 0 when there is no ink.
     """
-    big = areas >= min_area
+    heights = stats[1:, cv2.CC_STAT_HEIGHT]
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    big = areas >= min_area(shape)
     if not big.any():
         return 0.0
     order = np.argsort(heights[big])
@@ -250,48 +257,78 @@ def typical_height(heights: np.ndarray, areas: np.ndarray, min_area: int) -> flo
     return float(heights[big][order][middle])
 
 
-def segment_page(grey: np.ndarray, scale: float | None = None) -> Segmentation:
+def min_area(shape: tuple[int, ...]) -> int:
+    """Components of fewer pixels than this are specks, not ink of a digit."""
+    return max(12, (max(shape) // 400) ** 2)
+
+
+def segment_page(grey: np.ndarray) -> Segmentation:
     """Cut a grey page image (uint8, dark ink on light paper) into digit pieces.
 
-    ``scale``: how much to resize the page first; by default it is brought down to
-    WORK_SIDE, and worked again larger if its digits turn out smaller than SMALL_DIGIT px.
+    The page is worked at WORK_SIDE, or larger (by MAX_ENLARGE at most) when its digits
+    would be shorter than SMALL_DIGIT px there: thin strokes of small digits break up and
+    touching ones merge. Their height is measured first on a copy PILOT_SCALE times as
+    large, where the sheet and the skew are found once for both.
     """
-    first_try = scale is None
-    if scale is None:
-        scale = min(1.0, WORK_SIDE / max(grey.shape))
-    original = grey
+    scale = min(1.0, WORK_SIDE / max(grey.shape))
+    pilot = clean_darkness(grey, scale * PILOT_SCALE)
+    _, stats = label_ink(pilot.darkness)
+    digit_height = typical_height(stats, pilot.darkness.shape) / PILOT_SCALE
+    if 0 < digit_height < SMALL_DIGIT:
+        scale *= min(MAX_ENLARGE, SMALL_DIGIT / digit_height)
+    page = clean_darkness(grey, scale, pilot.corners, pilot.skew)
+    labels, stats = label_ink(page.darkness)
+    pieces, digit_height = pieces_of(labels, stats)
+    return Segmentation(pieces, digit_height, to_work=page.to_work, skew_degrees=page.skew)
+
+
+@dataclass(frozen=True)
+class CleanPage:
+    """A page's darkness with the paper's light, the sheet's perspective, the skew and the
+    rulings taken out, and how it was made."""
+
+    darkness: np.ndarray  # uint8, 0 = paper
+    to_work: np.ndarray  # 3x3 homography: page coordinates -> ``darkness`` coordinates
+    corners: np.ndarray | None  # the sheet's corners in page coordinates (a photo), or None
+    skew: float  # degrees turned
+
+
+def clean_darkness(
+    grey: np.ndarray, scale: float, corners: np.ndarray | None = None, skew: float | None = None
+) -> CleanPage:
+    """``grey`` resized by ``scale``, flattened, deskewed, as darkness without rulings.
+
+    The sheet's ``corners`` (page coordinates) and the ``skew`` are found when not given.
+    """
     to_work = np.diag([scale, scale, 1.0])
     if scale != 1.0:
         interpolation = cv2.INTER_AREA if scale < 1.0 else cv2.INTER_CUBIC
         grey = cv2.resize(grey, None, fx=scale, fy=scale, interpolation=interpolation)
-    corners = find_sheet(grey)
+    if skew is None:
+        found = find_sheet(grey)
+        corners = None if found is None else found / scale
     if corners is not None:
-        grey, homography = flatten_sheet(grey, corners)
+        grey, homography = flatten_sheet(grey, (corners * scale).astype(np.float32))
         to_work = homography @ to_work
     darkness = ink_darkness(grey)
-    skew = estimate_skew(darkness)
+    if skew is None:
+        skew = estimate_skew(darkness)
     darkness, rotation = rotate(darkness, skew)
     to_work = np.vstack([rotation, [0, 0, 1]]) @ to_work
     # Rulings run across the page; a digit is far shorter than an eighth of the page.
     darkness = remove_rulings(darkness, min_length=max(darkness.shape) // 8)
-    labels, stats = label_ink(darkness)
-    pieces, digit_height = pieces_of(labels, stats, SMALL_DIGIT if first_try else 0.0)
-    if first_try and 0 < digit_height < SMALL_DIGIT:
-        return segment_page(original, scale * min(MAX_ENLARGE, SMALL_DIGIT / digit_height))
-    return Segmentation(pieces, digit_height, to_work=to_work, skew_degrees=skew)
+    return CleanPage(darkness, to_work, corners, skew)
 
 
-def find_pieces(mask: np.ndarray, min_digit_height: float = 0.0) -> tuple[list[Blob], float]:
+def find_pieces(mask: np.ndarray) -> tuple[list[Blob], float]:
     """Over-segment a clean ink mask into pieces no larger than one digit (see ``pieces_of``)."""
     _, labels, stats, _ = cv2.connectedComponentsWithStats(
         mask.astype(np.uint8), connectivity=8
     )
-    return pieces_of(labels, stats, min_digit_height)
+    return pieces_of(labels, stats)
 
 
-def pieces_of(
-    labels: np.ndarray, stats: np.ndarray, min_digit_height: float = 0.0
-) -> tuple[list[Blob], float]:
+def pieces_of(labels: np.ndarray, stats: np.ndarray) -> tuple[list[Blob], float]:
     """Over-segment the ink's connected components into pieces no larger than one digit.
 
     ``labels`` and ``stats`` are as ``cv2.connectedComponentsWithStats`` gives them
@@ -300,23 +337,14 @@ def pieces_of(
     small piece on a big one) are joined, and every blob wide enough to hold touching
     digits is cut at each column where two digits could meet. Which pieces make up which
     digit is left to the decoder (``decode.propose`` and ``decode.choose``), which asks
-    the classifier. Returns the pieces and the typical digit height (0 with no ink). When
-    the digits are shorter than ``min_digit_height``, no pieces are made: the caller will
-    work the page again, enlarged.
+    the classifier. Returns the pieces and the typical digit height (0 with no ink).
     """
-    if len(stats) <= 1:
+    digit_height = typical_height(stats, labels.shape)
+    if digit_height <= 0:
         return [], 0.0
     boxes = stats[1:, :4].astype(int)
     areas = stats[1:, cv2.CC_STAT_AREA].astype(int)
-    side = max(labels.shape)
-    min_area = max(12, (side // 400) ** 2)
-    digit_height = typical_height(boxes[:, 3], areas, min_area)
-    if digit_height <= 0:
-        return [], 0.0
-    if digit_height < min_digit_height:
-        return [], digit_height
-
-    keep = areas >= max(min_area, (0.12 * digit_height) ** 2)
+    keep = areas >= max(min_area(labels.shape), (0.12 * digit_height) ** 2)
     pieces: list[Blob] = []
     for source, members in enumerate(merge_pieces(boxes, keep, digit_height)):
         blob = blob_of(labels, boxes, members)
