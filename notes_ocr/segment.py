@@ -110,7 +110,9 @@ def ink_darkness(grey: np.ndarray) -> np.ndarray:
     small = cv2.resize(grey, None, fx=small_scale, fy=small_scale, interpolation=cv2.INTER_AREA)
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (21, 21))
     paper = cv2.morphologyEx(small, cv2.MORPH_CLOSE, kernel)
-    paper = cv2.max(cv2.medianBlur(paper, 15), 1)
+    # The median needs no more than half that resolution (and is five times faster there).
+    paper = cv2.resize(paper, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
+    paper = cv2.max(cv2.medianBlur(paper, 7), 1)
     paper = cv2.resize(paper, (width, height), interpolation=cv2.INTER_LINEAR)
     # 255 * (paper - grey) / paper, saturating at 0 where a pixel is brighter than its paper.
     return cv2.divide(cv2.subtract(paper, grey), paper, scale=255)
