@@ -11,6 +11,8 @@ One bad page never stops a batch: a page that cannot be read, or whose segmentat
 finishing raises, gets a record with its error; a worker process that dies (a crash in a
 native library, the out-of-memory killer) is replaced, and the pages it may have been
 reading are read again one at a time, so that only the page at fault gets an error record.
+A page that takes longer than the time limit is given up the same way: the workers are
+stopped and replaced, the page gets a PageTimeout record, and the others are read again.
 
 Resuming: a JSON Lines file a run was writing when it stopped holds complete records and
 at most one torn last line. ``recover_jsonl`` drops that line, and the pages recorded are
@@ -30,6 +32,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,11 +41,11 @@ from typing import IO
 import cv2
 import numpy as np
 
-from notes_ocr.errors import InputError
-from notes_ocr.pipeline import PreparedPage, Scanner, prepare
+from notes_ocr.errors import InputError, PageTimeout
+from notes_ocr.pipeline import PreparedPage, Scanner, holds_no_digits, prepare
 from notes_ocr.recognizer import BATCH, Recognizer
 from notes_ocr.results import Page, PageError, error_record, internal_error
-from notes_ocr.sources import count_pages, list_inputs, read_page
+from notes_ocr.sources import MAX_PIXELS, count_pages, list_inputs, read_page
 
 # Pages in flight per worker: enough that workers never wait for the main process to take
 # their results, few enough that memory does not grow with the batch. As many again may
@@ -52,6 +55,10 @@ PAGES_AHEAD = 4
 MAX_ROWS = BATCH
 # Longest side of the thumbnails made for the HTML report, in pixels.
 THUMBNAIL_SIZE = 560
+# How long a worker may take over one page before it is stopped, in seconds: pages take
+# well under a second, a 100-megapixel page a few; a page still going after this is
+# stuck (a pathological file), and the batch goes on without it.
+PAGE_TIMEOUT = 120.0
 
 
 def default_jobs() -> int:
@@ -115,15 +122,24 @@ class Prepared:
         return 0 if self.prepared is None else len(self.prepared.images)
 
 
-def prepare_task(task: PageTask, thumbnail_size: int = 0) -> Prepared:
-    """Read and segment one page (run in a worker); every failure becomes the page's record."""
+def prepare_task(
+    task: PageTask, thumbnail_size: int = 0, max_pixels: int | None = MAX_PIXELS
+) -> Prepared:
+    """Read and segment one page (run in a worker); every failure becomes the page's record.
+
+    A page of more than ``max_pixels`` pixels is refused from its header (ImageTooLarge).
+    """
     try:
-        page = read_page(task.path, task.page)
+        page = read_page(task.path, task.page, max_pixels)
     except InputError as exc:
         return Prepared(task, record=error_record(task.source, task.page, exc))
     except Exception as exc:  # one bad page must never stop a batch
         return Prepared(task, record=internal_error(task.source, task.page, (0, 0), exc))
     thumbnail = make_thumbnail(page.image, thumbnail_size) if thumbnail_size else None
+    if holds_no_digits(page.image):
+        height, width = page.image.shape
+        return Prepared(task, record=Page(task.source, task.page, width, height),
+                        thumbnail=thumbnail)
     try:
         return Prepared(task, prepared=prepare(page), thumbnail=thumbnail)
     except Exception as exc:
@@ -200,26 +216,37 @@ def classify(recognizer: Recognizer, images: list[np.ndarray]) -> list[np.ndarra
 class BatchScanner:
     """Scans many pages with ``jobs`` worker processes and one recognizer.
 
-    ``jobs=1`` reads every page in this process, one after the other (no protection from a
-    crash in a native library then). ``thumbnail_size`` > 0 asks for a grey thumbnail of
-    each page read, for the HTML report.
+    ``thumbnail_size`` > 0 asks for a grey thumbnail of each page read, for the HTML report.
+    Pages over ``scanner.max_pixels`` are refused from their headers.
+
+    ``page_timeout`` (seconds) gives up a page whose worker has not answered that long
+    after the batch came to wait for it: the workers are stopped and replaced, the page
+    gets a PageTimeout record and the batch goes on. With a time limit, pages are always
+    read in worker processes, ``jobs=1`` too; without one (None), ``jobs=1`` reads every
+    page in this process, one after the other, with no protection from a crash in a native
+    library or a page that never ends. A batch of one page is read in this process either
+    way: nothing waits behind it.
     """
 
     def __init__(
-        self, scanner: Scanner, jobs: int | None = None, thumbnail_size: int = 0
+        self,
+        scanner: Scanner,
+        jobs: int | None = None,
+        thumbnail_size: int = 0,
+        page_timeout: float | None = None,
     ) -> None:
         self.scanner = scanner
         self.jobs = max(1, jobs or default_jobs())
         self.thumbnail_size = thumbnail_size
+        self.page_timeout = page_timeout
 
     def scan(self, items: Iterable[PageTask | Page]) -> Iterator[ScannedPage]:
         """The finished pages of ``items`` (from ``plan_pages``), in order, each given as
         soon as it and every page before it are done; records in ``items`` pass through."""
         items = list(items)
         tasks = sum(isinstance(item, PageTask) for item in items)
-        prepared = self.prepare_here(items) if self.jobs == 1 or tasks <= 1 else (
-            self.prepare_in_pool(items)
-        )
+        here = tasks <= 1 or (self.jobs == 1 and self.page_timeout is None)
+        prepared = self.prepare_here(items) if here else self.prepare_in_pool(items)
         waiting: list[Prepared] = []
         rows = 0
         for result, next_ready in prepared:
@@ -237,12 +264,16 @@ class BatchScanner:
             if isinstance(item, Page):
                 yield Prepared(None, record=item), False
             else:
-                yield prepare_task(item, self.thumbnail_size), False
+                yield prepare_task(item, self.thumbnail_size, self.max_pixels), False
+
+    @property
+    def max_pixels(self) -> int | None:
+        return self.scanner.max_pixels
 
     def prepare_in_pool(self, items: list[PageTask | Page]) -> Iterator[tuple[Prepared, bool]]:
         """Prepared pages in input order, read PAGES_AHEAD per worker ahead; with each,
         whether the next is ready already."""
-        pool = WorkerPool(self.jobs)
+        pool = WorkerPool(self.jobs, self.thumbnail_size, self.max_pixels, self.page_timeout)
         todo = iter(items)
         pending: deque[tuple[PageTask | Page, Future]] = deque()
         try:
@@ -256,14 +287,20 @@ class BatchScanner:
                     return
                 item, future = pending.popleft()
                 try:
-                    result = future.result()
-                except BrokenProcessPool:
-                    # A worker died, and with it every page in flight. Read them again one
-                    # at a time, so that only the page that kills a worker again fails.
+                    result = future.result(timeout=self.page_timeout)
+                except (BrokenProcessPool, FutureTimeout) as exc:
+                    # A worker died, and with it every page in flight; or it is stuck on
+                    # this page, and the workers are stopped. Read the pages in flight
+                    # again one at a time, so that only the page at fault fails.
+                    timed_out = isinstance(exc, FutureTimeout)
+                    if timed_out:
+                        pool.kill()
                     pool.restart()
-                    result = pool.run_alone(item, self.thumbnail_size)
+                    result = timeout_record(item, self.page_timeout) if timed_out else (
+                        pool.run_alone(item)
+                    )
                     pending = deque(
-                        (other, done_future(pool.run_alone(other, self.thumbnail_size)))
+                        (other, done_future(pool.run_alone(other)))
                         if failed(other_future) else (other, other_future)
                         for other, other_future in pending
                     )
@@ -274,7 +311,7 @@ class BatchScanner:
     def submit(self, pool: WorkerPool, item: PageTask | Page) -> Future:
         if isinstance(item, Page):
             return done_future(Prepared(None, record=item))
-        return pool.submit(item, self.thumbnail_size)
+        return pool.submit(item)
 
     def finish(self, waiting: list[Prepared]) -> Iterator[ScannedPage]:
         """Classify the candidates of ``waiting`` together and give their finished pages."""
@@ -311,37 +348,74 @@ def failed(future: Future) -> bool:
     return not future.done() or future.exception() is not None
 
 
-class WorkerPool:
-    """A process pool that reads and segments pages, and can be restarted after a crash."""
+def timeout_record(item: PageTask | Page, seconds: float | None) -> Prepared:
+    """The answer for a page given up after ``seconds``: its PageTimeout record."""
+    if isinstance(item, Page):
+        return Prepared(None, record=item)
+    error = PageTimeout(f"{item.source}: page {item.page} was still being read after "
+                        f"{seconds:g} s; stopped (--page-timeout)")
+    return Prepared(item, record=error_record(item.source, item.page, error))
 
-    def __init__(self, jobs: int) -> None:
+
+class WorkerPool:
+    """A process pool that reads and segments pages, and can be restarted after a crash or
+    stopped when a page takes too long."""
+
+    def __init__(
+        self,
+        jobs: int,
+        thumbnail_size: int = 0,
+        max_pixels: int | None = MAX_PIXELS,
+        page_timeout: float | None = None,
+    ) -> None:
         self.jobs = jobs
+        self.thumbnail_size = thumbnail_size
+        self.max_pixels = max_pixels
+        self.page_timeout = page_timeout
         self.context = worker_context()
         self.executor = self.start()
 
     def start(self) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(self.jobs, self.context, initializer=start_worker)
 
-    def submit(self, task: PageTask, thumbnail_size: int) -> Future:
+    def submit(self, task: PageTask) -> Future:
         """The future of ``prepare_task``; if the pool is broken already, a future failed
         with BrokenProcessPool, which the caller deals with when it comes to that page."""
         try:
-            return self.executor.submit(prepare_task, task, thumbnail_size)
+            return self.executor.submit(prepare_task, task, self.thumbnail_size,
+                                        self.max_pixels)
         except BrokenProcessPool as exc:
             future: Future = Future()
             future.set_exception(exc)
             return future
 
+    def kill(self) -> None:
+        """Stop every worker now, one being stuck on a page; the pages in flight fail with
+        BrokenProcessPool."""
+        kill_workers = getattr(self.executor, "kill_workers", None)  # Python 3.14
+        if kill_workers is not None:
+            kill_workers()
+            return
+        # Before 3.14 a ProcessPoolExecutor has no public way to stop its workers; they are
+        # kept in _processes.
+        for process in list((getattr(self.executor, "_processes", None) or {}).values()):
+            process.kill()
+
     def restart(self) -> None:
         self.executor.shutdown(wait=True, cancel_futures=True)
         self.executor = self.start()
 
-    def run_alone(self, item: PageTask | Page, thumbnail_size: int) -> Prepared:
-        """Prepare one page with no other in flight; if its worker dies, that is its error."""
+    def run_alone(self, item: PageTask | Page) -> Prepared:
+        """Prepare one page with no other in flight; if its worker dies, or it takes longer
+        than the time limit, that is its error."""
         if isinstance(item, Page):
             return Prepared(None, record=item)
         try:
-            return self.submit(item, thumbnail_size).result()
+            return self.submit(item).result(timeout=self.page_timeout)
+        except FutureTimeout:
+            self.kill()
+            self.restart()
+            return timeout_record(item, self.page_timeout)
         except BrokenProcessPool:
             self.restart()
             error = PageError(
@@ -433,6 +507,19 @@ def parse_record(line: bytes) -> dict | None:
         return None
     keys = {"source", "page", "lines", "error"}
     if not isinstance(record, dict) or not keys <= record.keys():
+        return None
+    # What resuming reads of it, of the types a record has them: another program's JSON
+    # with the same keys is not ours.
+    page, lines = record["page"], record["lines"]
+    if not isinstance(record["source"], str) or not record["source"]:
+        return None
+    if not isinstance(page, int) or isinstance(page, bool) or page < 1:
+        return None
+    if not isinstance(lines, list) or not all(
+        isinstance(line, dict) and isinstance(line.get("digits"), list) for line in lines
+    ):
+        return None
+    if record["error"] is not None and not isinstance(record["error"], dict):
         return None
     return record
 

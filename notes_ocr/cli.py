@@ -1,40 +1,82 @@
 """The ``notes-ocr`` command: a thin shell over the library.
 
-Exit codes: 0 every page was read, 1 some input failed, 2 usage error (argparse's own).
+Exit codes: 0 every page was read, 1 some input failed (or the model or an output file
+could not be used: one line says why), 2 usage error (argparse's own, and an output that
+would overwrite an input).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import os
 import sys
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import nullcontext
 from pathlib import Path
-from typing import IO
 
 from notes_ocr.errors import NotesOcrError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+# The defaults of --max-pixels and --page-timeout (sources.MAX_PIXELS, batch.PAGE_TIMEOUT),
+# here so that the command line is built without importing OpenCV.
+DEFAULT_MAX_PIXELS = 100_000_000
+DEFAULT_PAGE_TIMEOUT = 120.0
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    with native_stderr_silenced() if args.command == "scan" else contextlib.nullcontext():
+        try:
+            return args.run(args)
+        except NotesOcrError as exc:
+            print(f"notes-ocr: error: {exc}", file=sys.stderr)
+            return EXIT_FAILED
+        except KeyboardInterrupt:
+            print("notes-ocr: interrupted", file=sys.stderr)
+            return 130
+        except BrokenPipeError:
+            # The reader went away (`notes-ocr scan ... | head`): stop quietly, as Unix tools
+            # do, and keep Python from complaining again when it flushes stdout at exit.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return EXIT_FAILED
+
+
+@contextlib.contextmanager
+def native_stderr_silenced() -> Iterator[None]:
+    """Keep what native libraries print on their own off stderr, which carries one line a
+    failed file: libpng and libjpeg write warnings such as "libpng error: Not enough image
+    data" straight to file descriptor 2, in this process and in the workers it starts.
+
+    Descriptor 2 goes to /dev/null for the duration, while Python's ``sys.stderr``, and so
+    every message of ours, goes on to the real stderr through a copy of the descriptor.
+    Nothing is done when ``sys.stderr`` is not descriptor 2 (captured in a test).
+    """
     try:
-        return args.run(args)
-    except NotesOcrError as exc:
-        print(f"notes-ocr: error: {exc}", file=sys.stderr)
-        return EXIT_FAILED
-    except KeyboardInterrupt:
-        print("notes-ocr: interrupted", file=sys.stderr)
-        return 130
-    except BrokenPipeError:
-        # The reader went away (`notes-ocr scan ... | head`): stop quietly, as Unix tools
-        # do, and keep Python from complaining again when it flushes stdout at exit.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return EXIT_FAILED
+        redirect = sys.stderr.fileno() == 2
+    except (AttributeError, OSError, ValueError):
+        redirect = False
+    if not redirect:
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    original = sys.stderr
+    sys.stderr = io.TextIOWrapper(os.fdopen(os.dup(saved), "wb"), encoding=original.encoding,
+                                  errors="backslashreplace", write_through=True)
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 2)
+    os.close(null)
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        sys.stderr.close()
+        sys.stderr = original
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -69,6 +111,13 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--ray", metavar="ADDRESS",
                       help="scan on a Ray cluster ('local', 'auto', 'host:6379', 'ray://...'); "
                       "needs notes-ocr[ray]")
+    scan.add_argument("--max-pixels", type=pixel_count, default=DEFAULT_MAX_PIXELS,
+                      metavar="N", help="refuse pages of more than N pixels, from their "
+                      "headers, before decoding them (default: 100e6; 0: no limit)")
+    scan.add_argument("--page-timeout", type=seconds, default=DEFAULT_PAGE_TIMEOUT,
+                      metavar="SECONDS", help="give up a page still being read after this "
+                      "long: it is reported as failed and the batch goes on (default: "
+                      f"{DEFAULT_PAGE_TIMEOUT:g}; 0: no limit)")
     scan.set_defaults(run=run_scan, parser=scan)
 
     train = commands.add_parser("train", help="train the recogniser on MNIST")
@@ -114,6 +163,28 @@ def positive_int(text: str) -> int:
     return value
 
 
+def pixel_count(text: str) -> int | None:
+    """A pixel limit, as a whole number or like 100e6; 0 is no limit (None)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < float("inf") or value != int(value):
+        raise argparse.ArgumentTypeError(f"expected a number of pixels such as 100e6, got {text!r}")
+    return int(value) or None
+
+
+def seconds(text: str) -> float | None:
+    """A time limit in seconds; 0 is no limit (None)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}")
+    return value or None
+
+
 def parse_hidden(text: str) -> tuple[int, ...]:
     try:
         sizes = tuple(int(part) for part in text.split(","))
@@ -126,49 +197,109 @@ def parse_hidden(text: str) -> tuple[int, ...]:
 
 def run_scan(args: argparse.Namespace) -> int:
     from notes_ocr import batch
-    from notes_ocr.results import PageWriter, format_for
+    from notes_ocr.results import PageWriter, format_for, printable
 
     fmt = args.format or format_for(args.output)
     check_scan_options(args, fmt)
     quiet_opencv()
-    earlier = batch.recover_jsonl(args.output) if args.resume else None
     plan = batch.plan_pages(args.paths)
+    check_outputs_spare_inputs(args, plan)
+    earlier = batch.recover_jsonl(args.output) if args.resume else None
     todo = [item for item in plan if earlier is None or not earlier.take(item)]
     pages = scan_local(args, todo) if args.ray is None else scan_on_ray(args, todo)
     annotator = make_annotator(args.annotate, plan) if args.annotate else None
-    report = make_report(args.report) if args.report else None
 
     summary = batch.Summary()
     progress = batch.Progress(len(todo), sys.stderr, enabled=not args.quiet)
+    problems: list[str] = []
     try:
-        with open_output(args.output, append=earlier is not None) as stream:
+        with (open_output(args.output, fmt, append=earlier is not None) as stream,
+              open_report(args.report) as report):
             writer = PageWriter(stream, fmt, many_pages=len(plan) > 1)
             for scanned in pages:
                 page = scanned.record
                 if page.error:
-                    progress.write(f"notes-ocr: error: {page.error.message}")
+                    progress.write(f"notes-ocr: error: {printable(page.error.message)}")
                 writer.write(page)
                 summary.add(page)
                 if annotator:
-                    annotator.add(page)
+                    annotate(annotator, page, problems)
                 if report:
-                    report.add(page, scanned.thumbnail)
+                    report.add(printable_page(page), scanned.thumbnail)
                 progress.update()
             writer.close()
+            line = summary.line(earlier)
+            if report:
+                report.close(line)
     finally:
         progress.close()
         if annotator:
             annotator.close()
-    problems = annotator.errors if annotator else []
+    problems += annotator.errors if annotator else []
     for problem in problems:
-        print(f"notes-ocr: error: {problem}", file=sys.stderr)
-    line = summary.line(earlier)
-    if report:
-        report.close(line)
+        print(f"notes-ocr: error: {printable(problem)}", file=sys.stderr)
     if not args.quiet:
         print(f"notes-ocr: {line}", file=sys.stderr)
     failed = summary.failed_sources or problems or (earlier and earlier.failed_sources)
     return EXIT_FAILED if failed else EXIT_OK
+
+
+def annotate(annotator, page, problems: list[str]) -> None:  # annotate.Annotator, Page
+    """Hand ``page`` to the annotator, unless its drawing's name is not UTF-8: OpenCV, which
+    writes the drawings, crashes the process on such a name."""
+    from notes_ocr.annotate import annotated_name
+
+    target = annotator.folder / annotated_name(page, annotator.root)
+    try:
+        os.fsencode(target).decode("utf-8")
+    except UnicodeDecodeError:
+        problems.append(f"{target}: cannot annotate page {page.page}: the file name is not "
+                        "UTF-8, which the image writer cannot take")
+        return
+    annotator.add(page)
+
+
+def printable_page(page):  # Page -> Page
+    """``page`` with its source and error message fit for a UTF-8 page (the HTML report)."""
+    import dataclasses
+
+    from notes_ocr.results import PageError, printable
+
+    error = page.error and PageError(page.error.type, printable(page.error.message))
+    return dataclasses.replace(page, source=printable(page.source), error=error)
+
+
+def check_outputs_spare_inputs(args: argparse.Namespace, plan: list) -> None:
+    """A usage error (exit 2) if -o, --report or a drawing --annotate would write is one of
+    the input files (through a link or a second name too): inputs are never written over."""
+    from notes_ocr.annotate import annotated_name, input_root
+    from notes_ocr.batch import PageTask
+    from notes_ocr.results import Page
+
+    inputs = {identity for item in plan if (identity := file_identity(Path(item.source)))}
+    if not inputs:
+        return
+    for option, path in [("-o", args.output), ("--report", args.report)]:
+        if path is not None and file_identity(path) in inputs:
+            args.parser.error(f"{option} {path} is one of the input files; it would be "
+                              "overwritten: name another file")
+    if args.annotate:
+        tasks = [item for item in plan if isinstance(item, PageTask)]
+        root = input_root([task.source for task in tasks])
+        for task in tasks:
+            target = args.annotate / annotated_name(Page(task.source, task.page, 0, 0), root)
+            if file_identity(target) in inputs:
+                args.parser.error(f"--annotate would write {target}, which is one of the input "
+                                  "files: name another folder")
+
+
+def file_identity(path: Path) -> tuple[int, int] | None:
+    """What tells a file from every other (device and inode), or None if it is not there."""
+    try:
+        info = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    return (info.st_dev, info.st_ino)
 
 
 def make_annotator(folder: Path, plan: list):  # -> annotate.Annotator
@@ -179,10 +310,44 @@ def make_annotator(folder: Path, plan: list):  # -> annotate.Annotator
     return Annotator(folder, input_root([it.source for it in plan if isinstance(it, PageTask)]))
 
 
-def make_report(path: Path):  # -> report.HtmlReport
-    from notes_ocr.report import HtmlReport
+@contextlib.contextmanager
+def open_report(path: Path | None) -> Iterator:  # of report.HtmlReport, or None
+    """The HTML report, written under a temporary name beside ``path`` and renamed to it
+    once complete (``HtmlReport.close``), so that an interrupted run leaves no half page."""
+    if path is None:
+        yield None
+        return
+    import tempfile
 
-    return HtmlReport(path)
+    from notes_ocr.report import HtmlReport
+    from notes_ocr.results import current_umask
+
+    target = Path(os.path.realpath(path))
+    if target.is_dir():  # said now, not once the whole batch has been read
+        raise NotesOcrError(f"{path}: cannot write the report (is a folder)")
+    try:
+        handle, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part",
+                                        dir=target.parent)
+    except OSError as exc:
+        raise NotesOcrError(f"{path}: cannot write the report ({exc.strerror or exc})") from None
+    os.close(handle)
+    temporary = Path(name)
+    os.chmod(temporary, 0o666 & ~current_umask())
+    try:
+        report = HtmlReport(temporary)
+        try:
+            yield report  # closed by HtmlReport.close when the batch is done
+        finally:
+            if not report.stream.closed:  # a run cut short: its page is dropped unfinished
+                report.stream.close()
+        with open(temporary, "rb") as written:
+            os.fsync(written.fileno())
+        os.replace(temporary, target)
+    except OSError as exc:
+        raise NotesOcrError(f"{path}: cannot write the report ({exc.strerror or exc})") from None
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            temporary.unlink()
 
 
 def check_scan_options(args: argparse.Namespace, fmt: str) -> None:
@@ -204,13 +369,13 @@ def quiet_opencv() -> None:
     cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
 
 
-def open_output(path: Path | None, append: bool) -> IO[str] | nullcontext:
+def open_output(path: Path | None, fmt: str, append: bool):  # -> context of IO[str]
+    """The results' stream: stdout, or ``-o``'s file (``results.output_file``)."""
+    from notes_ocr.results import output_file
+
     if path is None:
-        return nullcontext(sys.stdout)
-    try:
-        return open(path, "a" if append else "w", encoding="utf-8", newline="")
-    except OSError as exc:
-        raise NotesOcrError(f"{path}: cannot write the results ({exc.strerror})") from None
+        return contextlib.nullcontext(sys.stdout)
+    return output_file(path, fmt, append)
 
 
 def scan_local(args: argparse.Namespace, todo: list) -> Iterator:
@@ -219,9 +384,11 @@ def scan_local(args: argparse.Namespace, todo: list) -> Iterator:
     from notes_ocr.pipeline import Scanner
     from notes_ocr.recognizer import Recognizer
 
-    scanner = Scanner(Recognizer.load(args.model), args.min_confidence)
+    scanner = Scanner(Recognizer.load(args.model), args.min_confidence, args.max_pixels)
     thumbnails = THUMBNAIL_SIZE if args.report else 0
-    return BatchScanner(scanner, args.jobs, thumbnail_size=thumbnails).scan(todo)
+    batch = BatchScanner(scanner, args.jobs, thumbnail_size=thumbnails,
+                         page_timeout=args.page_timeout)
+    return batch.scan(todo)
 
 
 def scan_on_ray(args: argparse.Namespace, todo: list) -> Iterator:
@@ -235,7 +402,8 @@ def scan_on_ray(args: argparse.Namespace, todo: list) -> Iterator:
     wanted = Counter(page_key(item.source, item.page) for item in todo)
     files = list(dict.fromkeys(Path(item.source) for item in todo))
     # Called here, not on the first page, so that a missing Ray fails before any output.
-    pages = scan_files(files, args.ray, args.model, args.min_confidence) if files else iter(())
+    pages = scan_files(files, args.ray, args.model, args.min_confidence,
+                       args.max_pixels) if files else iter(())
     return (ScannedPage(page) for page in pages if take(wanted, page_key(page.source, page.page)))
 
 

@@ -32,6 +32,7 @@ from notes_ocr.errors import NotesOcrError
 from notes_ocr.pipeline import Scanner
 from notes_ocr.recognizer import Recognizer
 from notes_ocr.results import Digit, Line, Page, PageError
+from notes_ocr.sources import MAX_PIXELS
 
 if TYPE_CHECKING:
     import pyarrow
@@ -60,6 +61,7 @@ def scan_on_ray(
     address: str,
     model: Path | None = None,
     min_confidence: float = 0.0,
+    max_pixels: int | None = MAX_PIXELS,
 ) -> Iterator[Page]:
     """The records of every page of ``paths``, read on the Ray cluster at ``address``.
 
@@ -79,19 +81,19 @@ def scan_on_ray(
     ray = import_ray()
     recognizer = Recognizer.load(model)
     plan = plan_pages(paths)
-    return _stream_pages(ray, plan, address, recognizer, min_confidence)
+    return _stream_pages(ray, plan, address, recognizer, min_confidence, max_pixels)
 
 
 def _stream_pages(
     ray: Any, plan: list[PageTask | Page], address: str, recognizer: Recognizer,
-    min_confidence: float,
+    min_confidence: float, max_pixels: int | None,
 ) -> Iterator[Page]:
     """scan_on_ray's generator: connects only once the first record is asked for."""
     if not plan:
         return  # nothing to read: no reason to start or reach a cluster
     started = connect(address)
     try:
-        dataset = _build_dataset(plan, recognizer, min_confidence)
+        dataset = _build_dataset(plan, recognizer, min_confidence, max_pixels)
         # Ray Data's progress bars and the log lines of every run would land among the
         # CLI's one-line messages on stderr; its warnings still do.
         dataset.context.enable_progress_bars = False
@@ -140,6 +142,7 @@ def page_dataset(
     paths: Iterable[str | os.PathLike],
     model: Path | None = None,
     min_confidence: float = 0.0,
+    max_pixels: int | None = MAX_PIXELS,
 ) -> ray.data.Dataset:
     """A Ray Data dataset of the page records of ``paths``, one row a page, for your own pipeline.
 
@@ -151,18 +154,19 @@ def page_dataset(
     a local one if there is none).
     """
     import_ray()
-    return _build_dataset(plan_pages(paths), Recognizer.load(model), min_confidence)
+    return _build_dataset(plan_pages(paths), Recognizer.load(model), min_confidence, max_pixels)
 
 
 def _build_dataset(
-    plan: list[PageTask | Page], recognizer: Recognizer, min_confidence: float
+    plan: list[PageTask | Page], recognizer: Recognizer, min_confidence: float,
+    max_pixels: int | None = MAX_PIXELS,
 ) -> ray.data.Dataset:
     """pages to read -> read and segment (tasks) -> classify (actors) -> records, lazily."""
     ray = import_ray()
     items = [{"index": index, "item": item} for index, item in enumerate(plan)]
     # One block a page, so that every page, even of one long PDF, has a task of its own.
     dataset = ray.data.from_items(items, override_num_blocks=max(1, len(items)))
-    dataset = dataset.map(prepare_row)
+    dataset = dataset.map(prepare_row, fn_kwargs={"max_pixels": max_pixels})
     return dataset.map_batches(
         PageClassifier,
         fn_constructor_kwargs={"recognizer": recognizer, "min_confidence": min_confidence},
@@ -172,13 +176,17 @@ def _build_dataset(
     )
 
 
-def prepare_row(row: Mapping[str, Any]) -> dict[str, Any]:
+def prepare_row(row: Mapping[str, Any], max_pixels: int | None = MAX_PIXELS) -> dict[str, Any]:
     """Read and segment a page of the plan (a task); a record in the plan passes through.
 
-    Every failure becomes the page's record (``batch.prepare_task``), never the run's end.
+    Every failure becomes the page's record (``batch.prepare_task``), never the run's end;
+    a page over ``max_pixels`` is refused from its header.
     """
     item = row["item"]
-    prepared = Prepared(None, record=item) if isinstance(item, Page) else prepare_task(item)
+    if isinstance(item, Page):
+        prepared = Prepared(None, record=item)
+    else:
+        prepared = prepare_task(item, max_pixels=max_pixels)
     return {"index": row["index"], "item": prepared}
 
 

@@ -23,3 +23,12 @@ class UnreadableFile(InputError):
 
 class UndecodableImage(InputError):
     """The file's bytes are not an image we can decode: wrong format, truncated, corrupt."""
+
+
+class ImageTooLarge(InputError):
+    """The page has more pixels than the limit, as its header declares: refused before
+    anything is decoded (a decompression bomb declares far more than its file holds)."""
+
+
+class PageTimeout(InputError):
+    """Reading the page took longer than the time limit; its worker was stopped."""

@@ -23,11 +23,28 @@ from notes_ocr.results import (
     internal_error,
     make_line,
 )
-from notes_ocr.segment import segment_page
-from notes_ocr.sources import PageImage, UnreadableSource, iter_pages, to_grey
+from notes_ocr.segment import WORK_SIDE, segment_page
+from notes_ocr.sources import (
+    MAX_PIXELS,
+    PageImage,
+    UnreadableSource,
+    check_pixels,
+    iter_pages,
+    to_grey,
+)
 
 # Stands in for a digit read with less than the minimum confidence, so the line keeps its shape.
 UNSURE = "?"
+# A page whose shorter side, brought down to segmentation's working size, is under this many
+# pixels holds no digit that could be read, and segmentation's filters need more than that.
+MIN_WORKING_SIDE = 8
+# Nor does a strip longer than this many times its width: segmentation looks at the page's
+# lighting and skew on copies a few hundred pixels long, where such a strip is a pixel thin.
+MAX_ASPECT = 100
+# A page whose darkest and lightest pixels are closer than this (grey levels) has no ink on
+# it: all white, all black, one flat colour. Segmentation, which measures ink against the
+# paper around it, would take a black page for one huge blob.
+MIN_CONTRAST = 16
 
 
 @dataclass(frozen=True)
@@ -62,10 +79,18 @@ def prepare(page: PageImage) -> PreparedPage:
 class Scanner:
     """Reads the digit lines of pages with one loaded recogniser."""
 
-    def __init__(self, recognizer: Recognizer | None = None, min_confidence: float = 0.0) -> None:
-        """``min_confidence``: digits the classifier is less sure of are read as ``?``."""
+    def __init__(
+        self,
+        recognizer: Recognizer | None = None,
+        min_confidence: float = 0.0,
+        max_pixels: int | None = MAX_PIXELS,
+    ) -> None:
+        """``min_confidence``: digits the classifier is less sure of are read as ``?``.
+        ``max_pixels``: larger pages are refused (ImageTooLarge) before they are decoded;
+        None for no limit."""
         self.recognizer = recognizer if recognizer is not None else Recognizer.load()
         self.min_confidence = min_confidence
+        self.max_pixels = max_pixels
 
     def finish_lines(self, prepared: PreparedPage, probabilities: np.ndarray) -> list[Line]:
         """A prepared page's lines, given the classifier's output for its candidates."""
@@ -98,6 +123,9 @@ class Scanner:
 
     def read_page(self, page: PageImage) -> Page:
         """One page's record; an unexpected failure becomes the record's error, not a crash."""
+        if holds_no_digits(page.image):
+            height, width = page.image.shape
+            return Page(page.source, page.page, width, height)
         try:
             prepared = prepare(page)
             return self.finish(prepared, self.recognizer.predict_proba(prepared.images))
@@ -106,16 +134,33 @@ class Scanner:
 
     def scan_paths(self, paths: Iterable[str | os.PathLike]) -> Iterator[Page]:
         """Records for every page of every file, in order, as each page is done."""
-        for item in iter_pages(paths):
+        for item in iter_pages(paths, self.max_pixels):
             if isinstance(item, UnreadableSource):
-                yield error_record(item.source, 1, item.error)
+                yield error_record(item.source, item.page, item.error)
             else:
                 yield self.read_page(item)
 
     def scan_array(self, image: np.ndarray, source: str = "<array>") -> Page:
-        """The record of one page given as an image array (grey, BGR or BGRA)."""
+        """The record of one page given as an image array (grey, BGR or BGRA).
+
+        Raises InputError for what is not such an image (other shapes, empty, complex or
+        object pixels), ImageTooLarge for one over the pixel limit.
+        """
+        shape = np.shape(image) if isinstance(image, np.ndarray) else ()
+        if len(shape) >= 2:
+            check_pixels(Path(source), 1, (shape[1], shape[0]), self.max_pixels)
         grey = to_grey(image)
         return self.read_page(PageImage(source, 1, grey))
+
+
+def holds_no_digits(grey: np.ndarray) -> bool:
+    """Whether a grey page plainly holds no digit, and is better not segmented at all: too
+    small or too thin a strip to hold one, or with no ink on it (one flat level)."""
+    short, long = sorted(grey.shape[:2])
+    scale = min(1.0, WORK_SIDE / max(long, 1))
+    if short * scale < MIN_WORKING_SIDE or long > MAX_ASPECT * short:
+        return True
+    return int(grey.max()) - int(grey.min()) < MIN_CONTRAST
 
 
 def to_page_boxes(boxes: np.ndarray, to_work: np.ndarray, shape: tuple[int, int]) -> list[Box]:
@@ -144,15 +189,22 @@ def scan(
     source: str | os.PathLike | np.ndarray,
     recognizer: Recognizer | None = None,
     min_confidence: float = 0.0,
+    max_pixels: int | None = MAX_PIXELS,
 ) -> list[Page]:
     """Read the digit lines of an image file, a folder of them, or an image array.
 
     A folder is walked recursively in sorted order. A file that cannot be read gives a
     ``Page`` whose ``error`` says why, so one bad file never stops a folder; a path that
-    does not exist at all raises InputError. Digits read with less than ``min_confidence``
-    come out as ``?``.
+    does not exist at all raises InputError, and so does an array that is not an image.
+    Digits read with less than ``min_confidence`` come out as ``?``. A page of more than
+    ``max_pixels`` pixels (None: no limit) is refused from its header, before it is
+    decoded (its record's error is ImageTooLarge; for an array, it is raised).
+
+    Pages are read here, in this process, one at a time: there is no time limit on a page
+    (``notes-ocr scan`` and ``batch.BatchScanner`` with ``page_timeout`` read them in
+    worker processes that can be stopped).
     """
-    scanner = Scanner(recognizer, min_confidence)
+    scanner = Scanner(recognizer, min_confidence, max_pixels)
     if isinstance(source, np.ndarray):
         return [scanner.scan_array(source)]
     if not Path(source).exists():

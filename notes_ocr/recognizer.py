@@ -3,10 +3,16 @@
 Scanning uses the NumPy engine, a forward pass over the weights `training.export_weights`
 wrote, so that it never imports TensorFlow (which takes seconds). The Keras engine runs the
 saved .keras model itself; it exists to check the two agree and for `notes-ocr eval`.
+
+Model files are data, never code: the .npz is read with ``allow_pickle=False`` and the
+.keras file in Keras' safe mode. A SHA256SUMS file beside them (``sha256sum``'s format, as
+training writes it) is checked when they are loaded; the shipped model must match its own.
 """
 
 from __future__ import annotations
 
+import hashlib
+import re
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -18,6 +24,7 @@ from notes_ocr.errors import ModelError
 MODEL_DIR = Path(__file__).resolve().parent / "models"
 KERAS_NAME = "mlp.keras"
 NPZ_NAME = "mlp.npz"
+CHECKSUMS_NAME = "SHA256SUMS"
 MODEL_FORMAT = "notes-ocr-mlp/1"  # written into every exported .npz, checked on load
 ACTIVATIONS = ("relu", "softmax", "linear")
 ENGINES = ("numpy", "keras")
@@ -106,6 +113,9 @@ class Recognizer:
         if engine not in ENGINES:
             raise ValueError(f"unknown engine {engine!r}; expected one of {', '.join(ENGINES)}")
         file = _model_file(MODEL_DIR if path is None else Path(path), engine)
+        # The shipped model must match the sums shipped with it; another is checked when
+        # it has a SHA256SUMS beside it (training writes one).
+        verify_checksum(file, required=path is None)
         load = _load_npz if engine == "numpy" else _load_keras
         forward, n_outputs = load(file)
         return cls(forward, file, engine, n_outputs)
@@ -159,6 +169,82 @@ class Recognizer:
         return labels.astype(np.int64), confidences.astype(np.float32), whole.astype(np.float32)
 
 
+# --- checksums -------------------------------------------------------------------------------
+
+# A line of ``sha256sum``'s output: the digest, a space, a space or "*", the file name.
+CHECKSUM_LINE = re.compile(r"([0-9a-fA-F]{64}) [ *](.+)")
+
+
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of a file's bytes, in hex."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def write_checksums(folder: str | Path, names: tuple[str, ...] = (NPZ_NAME, KERAS_NAME)) -> Path:
+    """Write ``folder``/SHA256SUMS for the model files ``names`` there (those that exist),
+    in ``sha256sum``'s format, so that loading them checks they are the files written.
+
+    Run after training or after replacing the shipped model on purpose:
+    ``python -c "from notes_ocr.recognizer import write_checksums as w; w('notes_ocr/models')"``
+    (or ``sha256sum mlp.npz mlp.keras > SHA256SUMS`` in that folder).
+    """
+    folder = Path(folder)
+    lines = [f"{file_sha256(folder / name)}  {name}\n" for name in names
+             if (folder / name).is_file()]
+    path = folder / CHECKSUMS_NAME
+    temporary = path.with_name(f".{CHECKSUMS_NAME}.part")
+    temporary.write_text("".join(lines), encoding="utf-8")
+    temporary.replace(path)
+    return path
+
+
+def read_checksums(path: Path) -> dict[str, str]:
+    """File name -> SHA-256 from a SHA256SUMS file; ModelError if it is not one."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ModelError(f"{path}: cannot read the model's checksums ({exc})") from None
+    sums = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        found = CHECKSUM_LINE.fullmatch(line.strip())
+        if found is None:
+            raise ModelError(f"{path}: line {number} is not a SHA-256 checksum line")
+        sums[found.group(2)] = found.group(1).lower()
+    return sums
+
+
+def verify_checksum(file: Path, required: bool) -> None:
+    """ModelError unless ``file`` has the SHA-256 that SHA256SUMS beside it gives. With
+    ``required`` a missing SHA256SUMS, or a file it does not list, fails as well; without,
+    there is then nothing to check."""
+    sums_path = file.parent / CHECKSUMS_NAME
+    if not sums_path.is_file():
+        if required:
+            raise ModelError(f"{file}: no {CHECKSUMS_NAME} beside it to check it against "
+                             "(reinstall notes-ocr)")
+        return
+    expected = read_checksums(sums_path).get(file.name)
+    if expected is None:
+        if required:
+            raise ModelError(f"{file}: not listed in {sums_path} (reinstall notes-ocr)")
+        return
+    try:
+        actual = file_sha256(file)
+    except OSError as exc:
+        raise ModelError(f"{file}: cannot read ({exc.strerror or exc})") from None
+    if actual != expected:
+        raise ModelError(
+            f"{file}: damaged or replaced: its SHA-256 {actual[:12]}... is not the "
+            f"{expected[:12]}... that {CHECKSUMS_NAME} beside it gives"
+        )
+
+
 def _model_file(path: Path, engine: str) -> Path:
     """The file ``engine`` reads for a model named by a directory or either of its files."""
     suffix = ".npz" if engine == "numpy" else ".keras"
@@ -190,18 +276,21 @@ def _load_npz(file: Path) -> tuple[Callable[[np.ndarray], np.ndarray], int]:
             names = set(npz.files)
             if "format" not in names or str(npz["format"]) != MODEL_FORMAT:
                 raise ModelError(f"{file}: not a notes-ocr model (no '{MODEL_FORMAT}' format)")
-            activations = [str(a) for a in npz["activations"]]
+            activations = npz["activations"]
+            if activations.ndim != 1 or activations.dtype.kind != "U":
+                raise ModelError(f"{file}: not a notes-ocr model (its activations are not a "
+                                 "list of names)")
             layers = [
                 (
-                    npz[f"kernel_{i}"].astype(np.float32),
-                    npz[f"bias_{i}"].astype(np.float32),
-                    activation,
+                    weights(npz, f"kernel_{i}", file),
+                    weights(npz, f"bias_{i}", file),
+                    str(activation),
                 )
                 for i, activation in enumerate(activations)
             ]
     except ModelError:
         raise
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+    except Exception as exc:  # numpy, zipfile and zlib raise many types for a damaged file
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ModelError(f"{file}: damaged model file ({reason})") from None
 
@@ -226,6 +315,14 @@ def _load_npz(file: Path) -> tuple[Callable[[np.ndarray], np.ndarray], int]:
     return forward, width
 
 
+def weights(npz: np.lib.npyio.NpzFile, name: str, file: Path) -> np.ndarray:
+    """The float32 array ``name`` of a model's .npz; ModelError if it is not real numbers."""
+    array = npz[name]
+    if array.dtype.kind != "f":
+        raise ModelError(f"{file}: {name} holds {array.dtype} values, not floating point")
+    return array.astype(np.float32)
+
+
 def _load_keras(file: Path) -> tuple[Callable[[np.ndarray], np.ndarray], int]:
     """Load a .keras model (importing Keras only now) and check its input and output.
 
@@ -241,7 +338,7 @@ def _load_keras(file: Path) -> tuple[Callable[[np.ndarray], np.ndarray], int]:
             f"{file}: the keras engine needs Keras (pip install 'notes-ocr[train]')"
         ) from None
     try:
-        model = keras.saving.load_model(file, compile=False)
+        model = keras.saving.load_model(file, compile=False, safe_mode=True)
     except Exception as exc:  # Keras raises many types for damaged or foreign files
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelError(f"{file}: cannot load Keras model ({reason})") from None

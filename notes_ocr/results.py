@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
-from collections.abc import Iterable
+import re
+import tempfile
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import IO
+
+from notes_ocr.errors import NotesOcrError
 
 Box = tuple[int, int, int, int]  # x, y, w, h in the original page's pixels
 
@@ -81,10 +87,31 @@ def error_record(source: str, page: int, exc: Exception) -> Page:
 
 
 def internal_error(source: str, page: int, shape: tuple[int, int], exc: BaseException) -> Page:
-    """The record of a page (of ``shape``, height and width) that failed unexpectedly."""
+    """The record of a page (of ``shape``, height and width) that failed unexpectedly.
+
+    The message is one line: some libraries' messages (OpenCV's) run over several.
+    """
     height, width = shape
-    error = PageError("InternalError", f"{source}: {type(exc).__name__}: {exc}")
+    reason = " ".join(str(exc).split())
+    error = PageError("InternalError", f"{source}: {type(exc).__name__}: {reason}")
     return Page(source, page, width, height, error=error)
+
+
+# A file name that is not UTF-8 reaches Python as a string with lone surrogates in it, which
+# no UTF-8 writer takes as they are.
+SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def printable(text: str) -> str:
+    """``text`` with any lone surrogate (from a name that is not UTF-8) written as ``\\udcXX``."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def json_text(value: object) -> str:
+    """``value`` as JSON, non-ASCII kept as it is, a lone surrogate escaped as ``\\udcXX``:
+    valid UTF-8, and Python's json reads the name back exactly (``--resume`` needs it)."""
+    text = json.dumps(value, ensure_ascii=False)
+    return SURROGATE.sub(lambda found: f"\\u{ord(found.group()):04x}", text)
 
 
 def union_box(boxes: Iterable[Box]) -> Box:
@@ -138,16 +165,17 @@ class PageWriter:
 
     def write(self, page: Page) -> None:
         if self.format == "jsonl":
-            self.stream.write(json.dumps(page.to_dict(), ensure_ascii=False) + "\n")
+            self.stream.write(json_text(page.to_dict()) + "\n")
         elif self.format == "json":
             separator = "," if self.count else ""
-            self.stream.write(f"{separator}\n" + json.dumps(page.to_dict(), ensure_ascii=False))
+            self.stream.write(f"{separator}\n" + json_text(page.to_dict()))
         elif self.csv:
+            source = printable(page.source)
             if page.error:
-                self.csv.writerow([page.source, page.page, "", "", "", page.error.message])
+                self.csv.writerow([source, page.page, "", "", "", printable(page.error.message)])
             for number, line in enumerate(page.lines, start=1):
                 self.csv.writerow(
-                    [page.source, page.page, number, line.text, f"{line.confidence:.4f}", ""]
+                    [source, page.page, number, line.text, f"{line.confidence:.4f}", ""]
                 )
         else:
             self.write_text(page)
@@ -158,9 +186,9 @@ class PageWriter:
         if self.many_pages:
             suffix = f" (page {page.page})" if page.page > 1 else ""
             separator = "\n" if self.count else ""
-            self.stream.write(f"{separator}# {page.source}{suffix}\n")
+            self.stream.write(f"{separator}# {printable(page.source)}{suffix}\n")
         if page.error:
-            self.stream.write(f"# error: {page.error.message}\n")
+            self.stream.write(f"# error: {printable(page.error.message)}\n")
         for line in page.lines:
             self.stream.write(line.text + "\n")
 
@@ -168,3 +196,57 @@ class PageWriter:
         if self.format == "json":
             self.stream.write("\n]\n" if self.count else "]\n")
         self.stream.flush()
+
+
+# --- output files ----------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def output_file(path: Path, fmt: str, append: bool = False) -> Iterator[IO[str]]:
+    """A text stream for the results file ``path``, written so that no result is lost or
+    torn and nothing but ``path`` is touched.
+
+    JSON Lines go straight into the file, record by record (``PageWriter`` flushes each),
+    so that a run cut short leaves every finished record for ``--resume``; ``append``
+    goes on after the records there. The other formats are whole files: they are written
+    under a temporary name beside ``path`` and renamed over it at the end, so that ``path``
+    holds either what it held before or the complete results, never a torn half. Either
+    way the data are on disk (fsync) when this ends. A link is written through, not replaced.
+
+    Raises NotesOcrError, one line, when the file cannot be written.
+    """
+    target = Path(os.path.realpath(path))
+    if target.is_dir():  # said now, not once the whole batch has been read
+        raise NotesOcrError(f"{path}: cannot write the results (is a folder)")
+    try:
+        if fmt == "jsonl":
+            stream = open(target, "a" if append else "w", encoding="utf-8", newline="")
+            temporary = None
+        else:
+            handle, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part",
+                                            dir=target.parent)
+            temporary = Path(name)
+            os.fchmod(handle, 0o666 & ~current_umask())  # as open() would have made it
+            stream = open(handle, "w", encoding="utf-8", newline="")
+    except OSError as exc:
+        raise NotesOcrError(f"{path}: cannot write the results ({exc.strerror or exc})") from None
+    try:
+        with stream:
+            yield stream
+            stream.flush()
+            os.fsync(stream.fileno())
+        if temporary is not None:
+            os.replace(temporary, target)
+    except OSError as exc:
+        raise NotesOcrError(f"{path}: cannot write the results ({exc.strerror or exc})") from None
+    finally:
+        if temporary is not None:
+            with contextlib.suppress(FileNotFoundError):
+                temporary.unlink()
+
+
+def current_umask() -> int:
+    """The process's file-creation mask (only readable by setting it, so set it back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask

@@ -11,16 +11,18 @@ from __future__ import annotations
 
 import glob
 import os
+import re
 import stat
+import struct
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from notes_ocr.errors import InputError, UndecodableImage, UnreadableFile
+from notes_ocr.errors import ImageTooLarge, InputError, UndecodableImage, UnreadableFile
 
 # What a folder walk picks up by name alone; a file named on the command line is read
 # whatever its name, and a folder's other files are read when their content is an image.
@@ -29,6 +31,12 @@ IMAGE_SUFFIXES = frozenset(
 )
 # PDF pages are rendered at the resolution of a good scan.
 PDF_DPI = 300
+# The most pixels a page may have, checked from the file's header before anything is
+# decoded: a 100-megapixel page is an A3 sheet scanned at 1200 dpi, while a small file that
+# declares 30000 x 30000 pixels (a decompression bomb) would take gigabytes to decode.
+MAX_PIXELS = 100_000_000
+# A TIFF's chain of pages is followed this far at most (a crafted file may loop or go on).
+MAX_TIFF_PAGES = 100_000
 
 # Leading bytes of the formats we decode, so a file's content, not its name, decides.
 MAGIC = {
@@ -159,11 +167,10 @@ def sniff_format(data: bytes) -> str | None:
     return None
 
 
-def read_bytes(path: Path, size: int = -1) -> bytes:
-    """A file's bytes (the first ``size`` of them, or all), or UnreadableFile saying why."""
+def open_file(path: Path):  # -> BinaryIO
+    """``path`` opened for reading bytes, or UnreadableFile saying why not."""
     try:
-        with open(path, "rb") as file:
-            return file.read(size)
+        return open(path, "rb")
     except FileNotFoundError:
         if path.is_symlink():
             raise UnreadableFile(f"{path}: broken link to {os.readlink(path)}") from None
@@ -177,6 +184,15 @@ def read_bytes(path: Path, size: int = -1) -> bytes:
         raise UnreadableFile(f"{path}: {what}") from None
     except OSError as exc:
         raise UnreadableFile(f"{path}: cannot read ({exc.strerror or exc})") from None
+
+
+def read_bytes(path: Path, size: int = -1) -> bytes:
+    """A file's bytes (the first ``size`` of them, or all), or UnreadableFile saying why."""
+    with open_file(path) as file:
+        try:
+            return file.read(size)
+        except OSError as exc:
+            raise UnreadableFile(f"{path}: cannot read ({exc.strerror or exc})") from None
 
 
 def file_format(data: bytes, path: Path) -> str:
@@ -200,46 +216,90 @@ def count_pages(path: str | os.PathLike) -> int:
     """
     path = Path(path)
     kind = file_format(read_bytes(path, SNIFF_BYTES), path)
+    if kind not in MULTI_PAGE:
+        return 1
+    # From the open file, not its name: pdfium takes names as UTF-8, which not every name
+    # is, and OpenCV's imcount crashes the process on such a name. Only what tells is read.
+    with open_file(path) as file:
+        return multi_page_count(kind, file, file_reader(file), path)
+
+
+def page_count(data: bytes, path: Path) -> int:
+    """``count_pages`` of a file's bytes already read."""
+    kind = file_format(data, path)
+    return multi_page_count(kind, data, bytes_reader(data), path) if kind in MULTI_PAGE else 1
+
+
+def multi_page_count(kind: str, source, read: Reader, path: Path) -> int:
+    """The pages of a PDF (``source``: its bytes or open file) or a TIFF (``read``)."""
     if kind == "pdf":
         with PDFIUM_LOCK:
-            document = open_pdf(path, path)
+            document = open_pdf(source, path)
             try:
                 return len(document)
             finally:
                 document.close()
-    if kind == "tiff":
-        return max(1, cv2.imcount(str(path), cv2.IMREAD_UNCHANGED))
-    return 1
+    return max(1, len(tiff_sizes(read)))
 
 
-def read_pages(path: str | os.PathLike) -> list[PageImage]:
+def read_pages(path: str | os.PathLike, max_pixels: int | None = MAX_PIXELS) -> list[PageImage]:
     """Read every page of an image file (several for a multi-page TIFF or PDF) as grey.
 
-    Raises UnreadableFile or UndecodableImage with a one-line reason.
+    Raises UnreadableFile, UndecodableImage, or ImageTooLarge for a page of more than
+    ``max_pixels`` pixels (None: no limit), with a one-line reason.
     """
     path = Path(path)
-    return [PageImage(str(path), n, image) for n, image in decode(read_bytes(path), path)]
+    pages = decode(read_bytes(path), path, max_pixels=max_pixels)
+    return [PageImage(str(path), n, image) for n, image in pages]
 
 
-def read_page(path: str | os.PathLike, number: int) -> PageImage:
+def read_page(
+    path: str | os.PathLike, number: int, max_pixels: int | None = MAX_PIXELS
+) -> PageImage:
     """Read page ``number`` (from 1) of an image file as grey, decoding only that page.
 
-    Raises UnreadableFile or UndecodableImage with a one-line reason.
+    Raises UnreadableFile, UndecodableImage, or ImageTooLarge for a page of more than
+    ``max_pixels`` pixels (None: no limit), with a one-line reason.
     """
     path = Path(path)
-    ((_, image),) = decode(read_bytes(path), path, number)
+    ((_, image),) = decode(read_bytes(path), path, number, max_pixels)
     return PageImage(str(path), number, image)
 
 
-def decode(data: bytes, path: Path, number: int | None = None) -> list[tuple[int, np.ndarray]]:
-    """Decode image bytes into (page number, grey image) pairs: every page, or ``number``."""
+def decode(
+    data: bytes, path: Path, number: int | None = None, max_pixels: int | None = MAX_PIXELS
+) -> list[tuple[int, np.ndarray]]:
+    """Decode image bytes into (page number, grey image) pairs: every page, or ``number``.
+
+    The page's size is checked against ``max_pixels`` from the header first, so that a
+    decompression bomb is refused without being decoded. Only the project's own errors
+    (InputError) come out, whatever the bytes.
+    """
     kind = file_format(data, path)
     if kind == "pdf":
-        return render_pdf(data, path, number=number)
+        return render_pdf(data, path, number=number, max_pixels=max_pixels)
     if number is not None and (number < 1 or (number > 1 and kind not in MULTI_PAGE)):
         raise UndecodableImage(f"{path}: has no page {number}")
+    what = kind.upper() if number is None or number == 1 else f"page {number} of {kind.upper()}"
+    for page, size in enumerate(declared_sizes(data, kind, number), start=number or 1):
+        check_pixels(path, page, size, max_pixels)
+    try:
+        images = decode_pixels(data, kind, number)
+    except cv2.error:
+        images = []
+    if not images or any(image is None or image.size == 0 for image in images):
+        raise UndecodableImage(f"{path}: cannot decode {what} (truncated or corrupt)")
+    pages = []
+    for page, image in enumerate(images, start=number or 1):
+        # Again from the decoded page, for a header the checks above could not read.
+        check_pixels(path, page, (image.shape[1], image.shape[0]), max_pixels)
+        pages.append((page, to_grey(image)))
+    return pages
+
+
+def decode_pixels(data: bytes, kind: str, number: int | None) -> list[np.ndarray | None]:
+    """The pages of image bytes as OpenCV decodes them (None for a page it cannot)."""
     buffer = np.frombuffer(data, np.uint8)
-    what = kind.upper()
     if kind == "tiff":
         # OpenCV turns TIFF pages by their Orientation tag in every mode.
         if number is None:
@@ -247,26 +307,36 @@ def decode(data: bytes, path: Path, number: int | None = None) -> list[tuple[int
         else:
             pages = (number - 1, number)
             ok, frames = cv2.imdecodemulti(buffer, cv2.IMREAD_UNCHANGED, range=pages)
-            what = f"page {number} of TIFF" if number > 1 else what
-        images = list(frames) if ok else []
-    elif kind == "jpeg":
+        return list(frames) if ok else []
+    if kind == "jpeg":
         # Grey mode applies the EXIF orientation that phones write and converts CMYK, and
         # takes the luma the file stores instead of building colour and converting it back:
         # about three times as fast. JPEG has no alpha to lose.
-        images = [cv2.imdecode(buffer, cv2.IMREAD_GRAYSCALE)]
-    else:
-        # Unchanged keeps the alpha channel, but then OpenCV leaves orientation to us.
-        image = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED)
-        if image is not None:
-            image = apply_orientation(image, exif_orientation(data, kind))
-        images = [image]
-    if not images or any(image is None or image.size == 0 for image in images):
-        raise UndecodableImage(f"{path}: cannot decode {what} (truncated or corrupt)")
-    return [(n, to_grey(image)) for n, image in enumerate(images, start=number or 1)]
+        return [cv2.imdecode(buffer, cv2.IMREAD_GRAYSCALE)]
+    # Unchanged keeps the alpha channel, but then OpenCV leaves orientation to us.
+    image = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED)
+    if image is not None:
+        image = apply_orientation(image, exif_orientation(data, kind))
+    return [image]
 
 
-def open_pdf(source: bytes | Path, path: Path):  # -> pypdfium2.PdfDocument
-    """Open a PDF (its bytes or its file) with pypdfium2, or UndecodableImage saying why.
+def check_pixels(
+    path: Path, page: int, size: tuple[int, int] | None, max_pixels: int | None
+) -> None:
+    """ImageTooLarge if a page of ``size`` (width, height; None: unknown) is over the limit."""
+    if max_pixels is None or size is None:
+        return
+    width, height = size
+    if width * height > max_pixels:
+        which = f"page {page} is" if page > 1 else "page is"
+        raise ImageTooLarge(
+            f"{path}: {which} {width} x {height} pixels ({width * height / 1e6:.0f} "
+            f"megapixels), over the limit of {max_pixels / 1e6:g} megapixels (--max-pixels)"
+        )
+
+
+def open_pdf(source, path: Path):  # bytes or a binary file -> pypdfium2.PdfDocument
+    """Open a PDF (its bytes or its open file) with pypdfium2, or UndecodableImage saying why.
 
     pypdfium2 is imported here, not at start-up: most batches hold no PDF at all.
     """
@@ -275,18 +345,41 @@ def open_pdf(source: bytes | Path, path: Path):  # -> pypdfium2.PdfDocument
     try:
         document = pdfium.PdfDocument(source)
     except pdfium.PdfiumError as exc:
-        reason = str(exc).split(":", 1)[-1].strip() or "damaged"
-        raise UndecodableImage(f"{path}: cannot open PDF ({reason})") from None
+        raise UndecodableImage(f"{path}: {pdf_failure(exc)}") from None
     if len(document) == 0:
         document.close()
         raise UndecodableImage(f"{path}: PDF has no pages")
     return document
 
 
+# pdfium's error code for a document that needs a password (FPDF_ERR_PASSWORD).
+PDF_PASSWORD_ERROR = 4
+
+
+def pdf_failure(exc: Exception) -> str:
+    """Why pdfium could not open a PDF, in words: "Failed to load document (PDFium: Data
+    format error)." says "cannot open PDF (data format error)"."""
+    text = str(exc)
+    if getattr(exc, "err_code", None) == PDF_PASSWORD_ERROR or "password" in text.lower():
+        return "PDF is encrypted (it needs a password to open)"
+    found = re.search(r"PDFium: ([^)]*)", text)
+    reason = found.group(1).strip() if found else ""
+    return f"cannot open PDF ({reason.lower() or 'damaged'})"
+
+
 def render_pdf(
-    data: bytes, path: Path, dpi: int = PDF_DPI, number: int | None = None
+    data: bytes,
+    path: Path,
+    dpi: int = PDF_DPI,
+    number: int | None = None,
+    max_pixels: int | None = MAX_PIXELS,
 ) -> list[tuple[int, np.ndarray]]:
-    """Render every page of a PDF, or page ``number``, to grey at ``dpi``."""
+    """Render every page of a PDF, or page ``number``, to grey at ``dpi``.
+
+    A page is measured before it is rendered: one over ``max_pixels`` at ``dpi`` is refused.
+    """
+    import pypdfium2 as pdfium
+
     with PDFIUM_LOCK:
         document = open_pdf(data, path)
         try:
@@ -298,11 +391,145 @@ def render_pdf(
                 raise UndecodableImage(f"{path}: has no page {number} (PDF of {len(document)})")
             pages = []
             for n in numbers:
-                bitmap = document[n - 1].render(scale=dpi / 72, grayscale=True)
-                pages.append((n, to_grey(bitmap.to_numpy())))
+                try:
+                    page = document[n - 1]
+                    width, height = page.get_size()  # in points, 72 to the inch
+                    size = (round(width * dpi / 72), round(height * dpi / 72))
+                    check_pixels(path, n, size, max_pixels)
+                    bitmap = page.render(scale=dpi / 72, grayscale=True)
+                    pages.append((n, to_grey(bitmap.to_numpy())))
+                except (pdfium.PdfiumError, ValueError) as exc:
+                    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else "damaged"
+                    raise UndecodableImage(f"{path}: cannot render page {n} ({reason})") from None
             return pages
         finally:
             document.close()
+
+
+# --- page sizes from the header, before decoding -------------------------------------------
+
+# JPEG start-of-frame markers (baseline, progressive, lossless, arithmetic): they hold the size.
+JPEG_FRAMES = frozenset({0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD,
+                         0xCE, 0xCF})
+# JPEG markers that stand alone, with no length after them.
+JPEG_STANDALONE = frozenset({0x01, *range(0xD0, 0xD8)})
+TIFF_WIDTH, TIFF_HEIGHT = 256, 257  # the ImageWidth and ImageLength tags
+TIFF_SHORT, TIFF_LONG = 3, 4
+
+Size = tuple[int, int]  # width, height
+
+
+def declared_sizes(data: bytes, kind: str, number: int | None = None) -> list[Size | None]:
+    """The (width, height) of each page to decode, ``number`` or every one, as the header
+    declares them; None for a page whose header does not say (its decoder will find out)."""
+    if kind == "tiff":
+        sizes = tiff_sizes(bytes_reader(data))
+        if number is None:
+            return sizes
+        return sizes[number - 1 : number] or [None]
+    read = {"png": png_size, "jpeg": jpeg_size, "bmp": bmp_size, "webp": webp_size}.get(kind)
+    return [read(data) if read else None]
+
+
+def png_size(data: bytes) -> Size | None:
+    """From the IHDR chunk, which must come first."""
+    if data[12:16] != b"IHDR" or len(data) < 24:
+        return None
+    return struct.unpack(">II", data[16:24])
+
+
+def jpeg_size(data: bytes) -> Size | None:
+    """From the first frame header, walking the markers before it (an EXIF thumbnail is
+    inside a marker segment, so its own frame header is stepped over)."""
+    at = 2
+    while at + 4 <= len(data):
+        if data[at] != 0xFF:
+            return None
+        marker = data[at + 1]
+        if marker == 0xFF:  # a fill byte
+            at += 1
+        elif marker in JPEG_STANDALONE:
+            at += 2
+        elif marker in (0xD9, 0xDA):  # the end, or image data, before any frame header
+            return None
+        elif marker in JPEG_FRAMES:
+            if at + 9 > len(data):
+                return None
+            height, width = struct.unpack(">HH", data[at + 5 : at + 9])
+            return width, height
+        else:
+            at += 2 + int.from_bytes(data[at + 2 : at + 4], "big")
+    return None
+
+
+def bmp_size(data: bytes) -> Size | None:
+    """From the info header: 16-bit sizes in the old OS/2 one, signed 32-bit in the others
+    (a negative height is a top-down image)."""
+    if len(data) < 26:
+        return None
+    if int.from_bytes(data[14:18], "little") == 12:
+        return struct.unpack("<HH", data[18:22])
+    width, height = struct.unpack("<ii", data[18:26])
+    return abs(width), abs(height)
+
+
+def webp_size(data: bytes) -> Size | None:
+    """From the first chunk: lossy (VP8), lossless (VP8L) or extended (VP8X)."""
+    chunk = data[12:16]
+    if chunk == b"VP8 " and data[23:26] == b"\x9d\x01\x2a" and len(data) >= 30:
+        width, height = struct.unpack("<HH", data[26:30])
+        return width & 0x3FFF, height & 0x3FFF
+    if chunk == b"VP8L" and len(data) >= 25 and data[20] == 0x2F:
+        bits = int.from_bytes(data[21:25], "little")
+        return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
+    if chunk == b"VP8X" and len(data) >= 30:
+        return int.from_bytes(data[24:27], "little") + 1, int.from_bytes(data[27:30], "little") + 1
+    return None
+
+
+Reader = Callable[[int, int], bytes]  # (offset, size) -> at most size bytes from offset
+
+
+def bytes_reader(data: bytes) -> Reader:
+    return lambda offset, size: data[offset : offset + size]
+
+
+def file_reader(file) -> Reader:  # an open binary file
+    def read(offset: int, size: int) -> bytes:
+        file.seek(offset)
+        return file.read(size)
+
+    return read
+
+
+def tiff_sizes(read: Reader) -> list[Size | None]:
+    """The size of each page of a TIFF, following its chain of image directories (IFDs);
+    None for a page whose directory does not give both. A chain that loops or breaks off
+    ends there."""
+    header = read(0, 8)
+    order = "little" if header[:2] == b"II" else "big"
+
+    def number(raw: bytes) -> int:
+        return int.from_bytes(raw, order)
+
+    sizes: list[Size | None] = []
+    seen: set[int] = set()
+    offset = number(header[4:8]) if len(header) == 8 else 0
+    while offset and offset not in seen and len(sizes) < MAX_TIFF_PAGES:
+        seen.add(offset)
+        count = number(read(offset, 2))
+        entries = read(offset + 2, 12 * count + 4)
+        if count == 0 or len(entries) < 12 * count:
+            break
+        found = {}
+        for at in range(0, 12 * count, 12):
+            tag, kind = number(entries[at : at + 2]), number(entries[at + 2 : at + 4])
+            if tag in (TIFF_WIDTH, TIFF_HEIGHT) and kind in (TIFF_SHORT, TIFF_LONG):
+                found[tag] = number(entries[at + 8 : at + (10 if kind == TIFF_SHORT else 12)])
+        both = TIFF_WIDTH in found and TIFF_HEIGHT in found
+        sizes.append((found[TIFF_WIDTH], found[TIFF_HEIGHT]) if both else None)
+        offset = number(entries[12 * count : 12 * count + 4])
+    return sizes
 
 
 # --- EXIF orientation of PNG and WebP ------------------------------------------------------
@@ -381,9 +608,13 @@ def apply_orientation(image: np.ndarray, orientation: int) -> np.ndarray:
 def to_grey(image: np.ndarray) -> np.ndarray:
     """Any image array (grey, BGR or BGRA; bool, integer or float) -> uint8 grey.
 
-    Transparent areas are taken as white paper.
+    Transparent areas are taken as white paper. Anything else (other shapes, empty, complex
+    or object pixels, not an array at all) is an InputError.
     """
-    image = np.asarray(image)
+    try:
+        image = np.asarray(image)
+    except (ValueError, TypeError) as exc:  # ragged nested lists, objects numpy refuses
+        raise InputError(f"not an image array ({exc})") from None
     if image.ndim == 3 and image.shape[2] == 1:
         image = image[:, :, 0]
     if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (3, 4)):
@@ -419,16 +650,30 @@ def to_uint8(image: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class UnreadableSource:
-    """A file that gave no pages, and why."""
+    """A file, or one page of it, that cannot be read, and why."""
 
     source: str
     error: InputError
+    page: int = 1
 
 
-def iter_pages(paths: Iterable[str | os.PathLike]) -> Iterator[PageImage | UnreadableSource]:
-    """Every page of every input in order; a file that cannot be read yields its error."""
+def iter_pages(
+    paths: Iterable[str | os.PathLike], max_pixels: int | None = MAX_PIXELS
+) -> Iterator[PageImage | UnreadableSource]:
+    """Every page of every input in order; a file or page that cannot be read yields its
+    error. A multi-page file is read once and decoded a page at a time, so that only one
+    page of it is in memory."""
     for path in list_inputs(paths):
         try:
-            yield from read_pages(path)
+            data = read_bytes(path)
+            count = page_count(data, path)
         except InputError as exc:
             yield UnreadableSource(str(path), exc)
+            continue
+        for number in range(1, count + 1):
+            try:
+                ((_, image),) = decode(data, path, number, max_pixels)
+            except InputError as exc:
+                yield UnreadableSource(str(path), exc, number)
+                continue
+            yield PageImage(str(path), number, image)

@@ -30,6 +30,7 @@ from notes_ocr.recognizer import (
     NOT_DIGIT,
     Recognizer,
     to_input,
+    write_checksums,
 )
 
 if TYPE_CHECKING:
@@ -810,6 +811,7 @@ def train(
     clean.set_weights(model.get_weights())
     clean.save(keras_path)
     export_weights(clean, out_dir / NPZ_NAME)
+    write_checksums(out_dir)  # the model carries its own sums, checked when it is loaded
 
     if config.reject:
         rates = rejection_rates(out_dir / NPZ_NAME, engine="numpy", mnist=data)

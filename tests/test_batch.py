@@ -226,10 +226,10 @@ def test_pages_in_flight_stay_bounded_however_long_the_batch(tmp_path, scanner, 
     submitted = 0
     real_submit = WorkerPool.submit
 
-    def counting_submit(self, task, thumbnail_size):
+    def counting_submit(self, task):
         nonlocal submitted
         submitted += 1
-        return real_submit(self, task, thumbnail_size)
+        return real_submit(self, task)
 
     monkeypatch.setattr(WorkerPool, "submit", counting_submit)
     most = 0
@@ -288,3 +288,51 @@ def test_one_page_is_read_in_this_process(tmp_path, capsys, monkeypatch):
     captured = capsys.readouterr()
     assert captured.out and not captured.out.startswith("#")  # lines, no page header
     assert captured.err.startswith("notes-ocr: 1 page, ")
+
+
+class NeverEndsWhenRead(os.PathLike):
+    """A path whose reading never ends in a worker process (as a pathological page might
+    keep a decoder busy); harmless in the process that made it."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = str(path)
+        self.maker = os.getpid()
+
+    def __fspath__(self) -> str:
+        if os.getpid() != self.maker:
+            time.sleep(3600)
+        return self.path
+
+    def __str__(self) -> str:
+        return self.path
+
+
+@pytest.mark.parametrize("jobs", [2, 1])
+def test_a_page_past_the_time_limit_is_given_up_and_the_batch_goes_on(notes, reference,
+                                                                       scanner, jobs):
+    plan = plan_pages([notes])
+    victim = 3 if jobs == 2 else 1
+    plan[victim] = PageTask(NeverEndsWhenRead(plan[victim].path), 1)
+    plan = plan if jobs == 2 else plan[:3]  # a pool of one worker: a few pages suffice
+    batch = BatchScanner(scanner, jobs=jobs, page_timeout=4)
+    got = [scanned.record.to_dict() for scanned in batch.scan(plan)]
+    expected = records(reference)[: len(plan)]
+    assert got[victim]["error"]["type"] == "PageTimeout"
+    assert "was still being read after 4 s" in got[victim]["error"]["message"]
+    assert got[:victim] + got[victim + 1 :] == expected[:victim] + expected[victim + 1 :]
+
+
+def test_page_timeout_reports_every_page_it_stops_and_exits_1(tmp_path):
+    # So short a limit that no page can be read within it: every page is stopped, each has
+    # its record and its line, and the batch still ends.
+    for name in ["plain_black.png", "ruled_blue.jpg"]:
+        shutil.copy(EXAMPLES / name, tmp_path / name)
+    done = subprocess.run(
+        [sys.executable, "-m", "notes_ocr", "scan", "--format", "jsonl", "--page-timeout",
+         "0.001", str(tmp_path)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    assert [json.loads(line)["error"]["type"] for line in done.stdout.splitlines()] == [
+        "PageTimeout", "PageTimeout"]
+    *errors, summary = done.stderr.splitlines()
+    assert len(errors) == 2 and all("--page-timeout" in line for line in errors)
+    assert "2 failed files" in summary and "Traceback" not in done.stderr

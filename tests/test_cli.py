@@ -167,6 +167,10 @@ def test_train_then_eval_then_scan_with_the_new_model(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "epoch 3/3" in printed and "loss" in printed
     assert (out / "mlp.keras").is_file() and (out / "mlp.npz").is_file()
+    # The new model carries its own checksums (sha256sum's format), checked when loaded.
+    sums = subprocess.run(["sha256sum", "--check", "SHA256SUMS"], cwd=out, capture_output=True,
+                          text=True)
+    assert sums.returncode == 0 and sums.stdout.split() == ["mlp.npz:", "OK", "mlp.keras:", "OK"]
 
     assert main(["eval", "--model", str(out), "--engine", "numpy"]) == 0
     report = capsys.readouterr().out.splitlines()
@@ -232,6 +236,11 @@ def test_output_format_follows_the_output_files_suffix(tmp_path):
         ["--jobs", "two"],
         ["--ray", "local", "--annotate", "drawn"],
         ["--ray", "local", "--report", "report.html"],
+        ["--max-pixels", "-1"],
+        ["--max-pixels", "lots"],
+        ["--max-pixels", "1.5"],
+        ["--page-timeout", "-3"],
+        ["--page-timeout", "inf"],
     ],
 )
 def test_scan_option_errors_exit_2(args, capsys):
@@ -302,9 +311,9 @@ def test_ray_pages_go_to_the_same_writers_and_resume(tmp_path, monkeypatch, caps
 
     asked = []
 
-    def scan_on_ray(paths, address, model, min_confidence):  # a cluster, run here
+    def scan_on_ray(paths, address, model, min_confidence, max_pixels):  # a cluster, run here
         asked.append(([p.name for p in paths], address))
-        yield from Scanner(min_confidence=min_confidence).scan_paths(paths)
+        yield from Scanner(min_confidence=min_confidence, max_pixels=max_pixels).scan_paths(paths)
 
     monkeypatch.setattr(notes_ocr.cluster, "scan_on_ray", scan_on_ray)
     page = cv2.imread(str(GOOD))
@@ -335,3 +344,14 @@ def test_a_reader_that_goes_away_ends_the_scan_quietly():
     _, err = scan.communicate(timeout=120)
     assert scan.returncode == 1
     assert b"Traceback" not in err and b"BrokenPipe" not in err, err.decode()
+
+
+def test_limits_default_to_the_librarys():
+    from notes_ocr import batch, cli, sources
+
+    args = cli.build_parser().parse_args(["scan", str(GOOD)])
+    assert args.max_pixels == cli.DEFAULT_MAX_PIXELS == sources.MAX_PIXELS
+    assert args.page_timeout == cli.DEFAULT_PAGE_TIMEOUT == batch.PAGE_TIMEOUT
+    limits = cli.build_parser().parse_args(["scan", "--max-pixels", "0", "--page-timeout", "0",
+                                            str(GOOD)])
+    assert limits.max_pixels is None and limits.page_timeout is None  # 0: no limit

@@ -13,7 +13,15 @@ import pytest
 
 from notes_ocr.errors import ModelError
 from notes_ocr.mnist import Mnist, load_mnist
-from notes_ocr.recognizer import MODEL_DIR, NOT_DIGIT, Recognizer
+from notes_ocr.recognizer import (
+    CHECKSUMS_NAME,
+    MODEL_DIR,
+    NOT_DIGIT,
+    Recognizer,
+    file_sha256,
+    read_checksums,
+    write_checksums,
+)
 from notes_ocr.training import touching_pairs
 
 
@@ -213,3 +221,115 @@ def test_numpy_engine_does_not_import_tensorflow(tmp_path):
     path = os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))
     env = {**os.environ, "PYTHONPATH": path}
     subprocess.run([sys.executable, "-c", code], check=True, env=env)
+
+
+# --- checksums, and model files that are not ours ------------------------------------------
+
+
+def test_shipped_sums_match_the_shipped_files():
+    # Fails when the model files are replaced without their sums: regenerate them with
+    # recognizer.write_checksums("notes_ocr/models").
+    sums = read_checksums(MODEL_DIR / CHECKSUMS_NAME)
+    assert set(sums) == {"mlp.npz", "mlp.keras"}
+    for name, digest in sums.items():
+        assert file_sha256(MODEL_DIR / name) == digest, name
+
+
+@pytest.fixture()
+def shipped_copy(tmp_path, monkeypatch) -> Path:
+    """The shipped model copied to a folder that stands in for notes_ocr/models."""
+    folder = tmp_path / "models"
+    folder.mkdir()
+    for name in ["mlp.npz", CHECKSUMS_NAME]:
+        shutil.copy(MODEL_DIR / name, folder / name)
+    monkeypatch.setattr("notes_ocr.recognizer.MODEL_DIR", folder)
+    return folder
+
+
+def flip_a_byte(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01  # still a readable .npz: one weight changed
+    path.write_bytes(bytes(data))
+
+
+def test_a_shipped_model_changed_by_one_bit_is_refused(shipped_copy):
+    assert Recognizer.load().path == shipped_copy / "mlp.npz"
+    flip_a_byte(shipped_copy / "mlp.npz")
+    with pytest.raises(ModelError, match="damaged or replaced") as error:
+        Recognizer.load()
+    assert_one_line_naming(error, "mlp.npz")
+
+
+def test_the_shipped_model_needs_its_sums(shipped_copy):
+    (shipped_copy / CHECKSUMS_NAME).write_text("")
+    with pytest.raises(ModelError, match="not listed in"):
+        Recognizer.load()
+    (shipped_copy / CHECKSUMS_NAME).unlink()
+    with pytest.raises(ModelError, match=f"no {CHECKSUMS_NAME} beside it") as error:
+        Recognizer.load()
+    assert_one_line_naming(error, "mlp.npz")
+    (shipped_copy / CHECKSUMS_NAME).write_text("not a checksum line\n")
+    with pytest.raises(ModelError, match="line 1 is not a SHA-256 checksum line"):
+        Recognizer.load()
+
+
+def test_an_own_model_is_checked_when_it_carries_sums(tmp_path):
+    shutil.copy(MODEL_DIR / "mlp.npz", tmp_path / "mlp.npz")
+    Recognizer.load(tmp_path)  # no sums beside it: nothing to check
+    sums = write_checksums(tmp_path)
+    assert sums.read_text().split() == [file_sha256(tmp_path / "mlp.npz"), "mlp.npz"]
+    Recognizer.load(tmp_path / "mlp.npz")
+    flip_a_byte(tmp_path / "mlp.npz")
+    with pytest.raises(ModelError, match="damaged or replaced"):
+        Recognizer.load(tmp_path)
+
+
+def test_random_bytes_are_not_a_model(tmp_path):
+    noise = tmp_path / "noise.npz"
+    noise.write_bytes(np.random.default_rng(0).integers(0, 256, 5000, np.uint8).tobytes())
+    with pytest.raises(ModelError) as error:
+        Recognizer.load(noise)
+    assert_one_line_naming(error, "noise.npz")
+
+
+class Planted:
+    """Unpickling this creates a file: proof that a pickle ran."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (self.marker,))
+
+
+def test_a_pickle_in_a_model_file_is_never_run(tmp_path):
+    marker = tmp_path / "pickle-ran"
+    model = dict(np.load(MODEL_DIR / "mlp.npz", allow_pickle=False))
+    model["activations"] = np.array([Planted(marker)] * 3, dtype=object)
+    planted = tmp_path / "planted.npz"
+    np.savez(planted, **model)
+    with pytest.raises(ModelError) as error:
+        Recognizer.load(planted)
+    assert_one_line_naming(error, "planted.npz")
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("kind", ["missing", "truncated", "random bytes", "foreign", "pickled"])
+def test_a_bad_model_on_the_command_line_is_one_line_and_exit_1(tmp_path, capsys, kind):
+    from notes_ocr.cli import main
+
+    model = tmp_path / "model.npz"
+    data = (MODEL_DIR / "mlp.npz").read_bytes()
+    if kind == "truncated":
+        model.write_bytes(data[: len(data) // 3])
+    elif kind == "random bytes":
+        model.write_bytes(os.urandom(3000))
+    elif kind == "foreign":
+        np.savez(model, weights=np.ones((784, 10), np.float32))
+    elif kind == "pickled":
+        np.savez(model, format=np.array(["x"], dtype=object))
+    page = Path(__file__).resolve().parent.parent / "examples" / "plain_black.png"
+    assert main(["scan", "--model", str(model), str(page)]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == "" and "Traceback" not in captured.err
+    assert captured.err.count("\n") == 1 and str(model) in captured.err
