@@ -16,6 +16,8 @@ MNIST_BOX = 20
 # Mean stroke width of MNIST training digits relative to the longer side of their ink box,
 # measured with `stroke_width` on x_train (see tests/test_normalize.py).
 MNIST_STROKE_RATIO = 0.14
+# Blobs longer than this (px) have their strokes matched on a copy shrunk to it.
+MAX_STROKE_SIDE = 160
 
 
 def fit_to_mnist(ink: np.ndarray, box: int = MNIST_BOX, size: int = MNIST_SIZE) -> np.ndarray:
@@ -129,6 +131,16 @@ def normalize_blob(
 
     ``width``: the blob's stroke width, when known (see `match_stroke_width`).
     """
+    mask = np.asarray(mask, dtype=bool)
+    longer = max(mask.shape, default=0)
+    if ratio is not None and longer > MAX_STROKE_SIDE:
+        # Redrawing the strokes of a huge blob (a close-up, or a page of noise) would dilate
+        # it by a disk as huge, for seconds; it ends up 20 px anyway. Every pixel the ink
+        # touches is kept, and the strokes are then matched at the smaller size.
+        factor = MAX_STROKE_SIDE / longer
+        size = (max(1, round(mask.shape[1] * factor)), max(1, round(mask.shape[0] * factor)))
+        mask = cv2.resize(mask.view(np.uint8), size, interpolation=cv2.INTER_AREA) > 0
+        width = None if width is None else width * factor
     if ratio is not None:
         mask = match_stroke_width(mask, ratio, width)
     return fit_to_mnist(mask)
