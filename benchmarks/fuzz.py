@@ -42,7 +42,7 @@ from notes_ocr.batch import recover_jsonl
 from notes_ocr.errors import ModelError, NotesOcrError
 from notes_ocr.pipeline import Scanner
 from notes_ocr.recognizer import MODEL_FORMAT, N_PIXELS, Recognizer
-from notes_ocr.sources import decode, page_count
+from notes_ocr.sources import decode, page_count, quiet_opencv
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 FUZZ_PATH = Path("fuzzed")
@@ -353,7 +353,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--only", nargs="+", choices=[t.name for t in TARGETS])
     args = parser.parse_args(argv)
-    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+    quiet_opencv()
     failed = False
     for target in TARGETS:
         if args.only and target.name not in args.only:

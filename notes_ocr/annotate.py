@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import tempfile
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -11,7 +13,8 @@ import cv2
 import numpy as np
 
 from notes_ocr.errors import NotesOcrError
-from notes_ocr.results import Box, Page
+from notes_ocr.results import Box, Page, current_umask
+from notes_ocr.sources import MAX_PIXELS, read_page
 
 GOOD = (40, 150, 40)  # BGR
 DOUBTFUL = (30, 30, 220)
@@ -70,19 +73,44 @@ def input_root(sources: list[str]) -> Path:
     return Path(os.path.commonpath(folders)) if folders else Path.cwd()
 
 
+def write_whole(target: Path, data: bytes, mode: int) -> None:
+    """Write ``data`` to ``target`` (file permissions ``mode``) under a temporary name beside
+    it, renamed to ``target`` once complete: a run cut short leaves no half-written file.
+
+    Python writes it, not OpenCV's image writer, which crashes the process on a name that is
+    not UTF-8.
+    """
+    handle, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part",
+                                    dir=target.parent)
+    try:
+        with open(handle, "wb") as file:
+            os.fchmod(handle, mode)
+            file.write(data)
+        os.replace(name, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(name)
+        raise
+
+
 class Annotator:
     """Writes each page, drawn over with what was read, as a JPEG under ``folder``.
 
-    The page is read again from its file and drawn in a background thread, a few pages at
-    a time, so the batch does not wait for it. Files are named by ``annotated_name``.
-    ``errors`` lists a line for every page that could not be written.
+    The page is read again from its file (refused, like the scan, past ``max_pixels``) and
+    drawn in a background thread, a few pages at a time, so the batch does not wait for
+    it. Files are named by ``annotated_name``. ``errors`` lists a line for every page that
+    could not be written.
     """
 
     def __init__(self, folder: Path, root: Path, doubtful_below: float = DOUBTFUL_BELOW,
-                 threads: int = 2) -> None:
+                 threads: int = 2, max_pixels: int | None = MAX_PIXELS) -> None:
         self.folder = folder
         self.root = root
         self.doubtful_below = doubtful_below
+        self.max_pixels = max_pixels
+        # As open() would make the files; read here, since reading the mask means setting
+        # it for a moment, which the drawing threads must not race.
+        self.mode = 0o666 & ~current_umask()
         self.pool = ThreadPoolExecutor(threads, thread_name_prefix="annotate")
         self.pending: deque[tuple[Page, Future]] = deque()
         self.limit = 2 * threads
@@ -99,19 +127,19 @@ class Annotator:
 
     def write(self, page: Page) -> None:
         """Read the page again, draw on it and write it; NotesOcrError saying why not."""
-        from notes_ocr.sources import read_page
-
         target = self.folder / annotated_name(page, self.root)
-        drawn = draw_page(read_page(page.source, page.page).image, page, self.doubtful_below)
+        image = read_page(page.source, page.page, self.max_pixels).image
+        drawn = draw_page(image, page, self.doubtful_below)
         try:
+            encoded, jpeg = cv2.imencode(".jpg", drawn, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+            if not encoded:
+                raise NotesOcrError(f"{target}: cannot write the annotated page (the image "
+                                    "encoder refused it)")
             target.parent.mkdir(parents=True, exist_ok=True)
-            written = cv2.imwrite(str(target), drawn, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
-            reason = "the image encoder refused it"
+            write_whole(target, jpeg.tobytes(), self.mode)
         except (OSError, cv2.error) as exc:
-            written = False
             reason = getattr(exc, "strerror", None) or str(exc).strip().splitlines()[-1]
-        if not written:
-            raise NotesOcrError(f"{target}: cannot write the annotated page ({reason})")
+            raise NotesOcrError(f"{target}: cannot write the annotated page ({reason})") from None
 
     def collect(self, page: Page, future: Future) -> None:
         try:

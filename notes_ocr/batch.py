@@ -47,7 +47,7 @@ from notes_ocr.errors import InputError, PageTimeout
 from notes_ocr.pipeline import PreparedPage, Scanner, holds_no_digits, prepare
 from notes_ocr.recognizer import BATCH, Recognizer
 from notes_ocr.results import Page, PageError, error_record, internal_error
-from notes_ocr.sources import MAX_PIXELS, count_pages, list_inputs, read_page
+from notes_ocr.sources import MAX_PIXELS, count_pages, list_inputs, quiet_opencv, read_page
 
 # Pages in flight per worker: enough that workers never wait for the main process to take
 # their results, few enough that memory does not grow with the batch. As many again may
@@ -178,7 +178,7 @@ def start_worker() -> None:
     # The pool already runs one page per core; OpenCV's own threads would only contend.
     cv2.setNumThreads(1)
     # A damaged file becomes its page's record; OpenCV's own messages would only repeat it.
-    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+    quiet_opencv()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     threading.Thread(target=exit_with_parent, daemon=True).start()
 

@@ -198,6 +198,7 @@ def parse_hidden(text: str) -> tuple[int, ...]:
 def run_scan(args: argparse.Namespace) -> int:
     from notes_ocr import batch
     from notes_ocr.results import PageWriter, format_for, printable
+    from notes_ocr.sources import quiet_opencv
 
     fmt = args.format or format_for(args.output)
     check_scan_options(args, fmt)
@@ -207,11 +208,10 @@ def run_scan(args: argparse.Namespace) -> int:
     earlier = batch.recover_jsonl(args.output) if args.resume else None
     todo = [item for item in plan if earlier is None or not earlier.take(item)]
     pages = scan_local(args, todo) if args.ray is None else scan_on_ray(args, todo)
-    annotator = make_annotator(args.annotate, plan) if args.annotate else None
+    annotator = make_annotator(args, plan) if args.annotate else None
 
     summary = batch.Summary()
     progress = batch.Progress(len(todo), sys.stderr, enabled=not args.quiet)
-    problems: list[str] = []
     try:
         with (open_output(args.output, fmt, append=earlier is not None) as stream,
               open_report(args.report) as report):
@@ -223,9 +223,9 @@ def run_scan(args: argparse.Namespace) -> int:
                 writer.write(page)
                 summary.add(page)
                 if annotator:
-                    annotate(annotator, page, problems)
+                    annotator.add(page)
                 if report:
-                    report.add(printable_page(page), scanned.thumbnail)
+                    report.add(page, scanned.thumbnail)
                 progress.update()
             writer.close()
             line = summary.line(earlier)
@@ -235,38 +235,13 @@ def run_scan(args: argparse.Namespace) -> int:
         progress.close()
         if annotator:
             annotator.close()
-    problems += annotator.errors if annotator else []
+    problems = annotator.errors if annotator else []
     for problem in problems:
         print(f"notes-ocr: error: {printable(problem)}", file=sys.stderr)
     if not args.quiet:
         print(f"notes-ocr: {line}", file=sys.stderr)
     failed = summary.failed_sources or problems or (earlier and earlier.failed_sources)
     return EXIT_FAILED if failed else EXIT_OK
-
-
-def annotate(annotator, page, problems: list[str]) -> None:  # annotate.Annotator, Page
-    """Hand ``page`` to the annotator, unless its drawing's name is not UTF-8: OpenCV, which
-    writes the drawings, crashes the process on such a name."""
-    from notes_ocr.annotate import annotated_name
-
-    target = annotator.folder / annotated_name(page, annotator.root)
-    try:
-        os.fsencode(target).decode("utf-8")
-    except UnicodeDecodeError:
-        problems.append(f"{target}: cannot annotate page {page.page}: the file name is not "
-                        "UTF-8, which the image writer cannot take")
-        return
-    annotator.add(page)
-
-
-def printable_page(page):  # Page -> Page
-    """``page`` with its source and error message fit for a UTF-8 page (the HTML report)."""
-    import dataclasses
-
-    from notes_ocr.results import PageError, printable
-
-    error = page.error and PageError(page.error.type, printable(page.error.message))
-    return dataclasses.replace(page, source=printable(page.source), error=error)
 
 
 def check_outputs_spare_inputs(args: argparse.Namespace, plan: list) -> None:
@@ -302,52 +277,22 @@ def file_identity(path: Path) -> tuple[int, int] | None:
     return (info.st_dev, info.st_ino)
 
 
-def make_annotator(folder: Path, plan: list):  # -> annotate.Annotator
+def make_annotator(args: argparse.Namespace, plan: list):  # -> annotate.Annotator
     """The writer of annotated pages, naming them by their place under the inputs' folder."""
     from notes_ocr.annotate import Annotator, input_root
     from notes_ocr.batch import PageTask
 
-    return Annotator(folder, input_root([it.source for it in plan if isinstance(it, PageTask)]))
+    root = input_root([item.source for item in plan if isinstance(item, PageTask)])
+    return Annotator(args.annotate, root, max_pixels=args.max_pixels)
 
 
-@contextlib.contextmanager
-def open_report(path: Path | None) -> Iterator:  # of report.HtmlReport, or None
-    """The HTML report, written under a temporary name beside ``path`` and renamed to it
-    once complete (``HtmlReport.close``), so that an interrupted run leaves no half page."""
+def open_report(path: Path | None):  # -> context of report.HtmlReport, or of None
+    """The HTML report (``report.HtmlReport``), or nothing when none is asked for."""
     if path is None:
-        yield None
-        return
-    import tempfile
-
+        return contextlib.nullcontext()
     from notes_ocr.report import HtmlReport
-    from notes_ocr.results import current_umask
 
-    target = Path(os.path.realpath(path))
-    if target.is_dir():  # said now, not once the whole batch has been read
-        raise NotesOcrError(f"{path}: cannot write the report (is a folder)")
-    try:
-        handle, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part",
-                                        dir=target.parent)
-    except OSError as exc:
-        raise NotesOcrError(f"{path}: cannot write the report ({exc.strerror or exc})") from None
-    os.close(handle)
-    temporary = Path(name)
-    os.chmod(temporary, 0o666 & ~current_umask())
-    try:
-        report = HtmlReport(temporary)
-        try:
-            yield report  # closed by HtmlReport.close when the batch is done
-        finally:
-            if not report.stream.closed:  # a run cut short: its page is dropped unfinished
-                report.stream.close()
-        with open(temporary, "rb") as written:
-            os.fsync(written.fileno())
-        os.replace(temporary, target)
-    except OSError as exc:
-        raise NotesOcrError(f"{path}: cannot write the report ({exc.strerror or exc})") from None
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            temporary.unlink()
+    return HtmlReport(path)
 
 
 def check_scan_options(args: argparse.Namespace, fmt: str) -> None:
@@ -360,13 +305,6 @@ def check_scan_options(args: argparse.Namespace, fmt: str) -> None:
     if args.ray is not None and (args.annotate or args.report):
         parser.error("--annotate and --report need the page images, which stay on the "
                      "cluster with --ray")
-
-
-def quiet_opencv() -> None:
-    """Keep OpenCV's own messages about damaged files off stderr: ours say it in one line."""
-    import cv2
-
-    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
 
 
 def open_output(path: Path | None, fmt: str, append: bool):  # -> context of IO[str]
@@ -396,23 +334,16 @@ def scan_on_ray(args: argparse.Namespace, todo: list) -> Iterator:
 
     Ray reads whole files; pages of a file that an earlier run recorded are dropped here.
     """
-    from notes_ocr.batch import ScannedPage, page_key
+    from notes_ocr.batch import ResumeState, ScannedPage, page_key
     from notes_ocr.cluster import scan_on_ray as scan_files
 
-    wanted = Counter(page_key(item.source, item.page) for item in todo)
+    # Counted off as --resume counts off the pages an earlier run recorded.
+    wanted = ResumeState(recorded=Counter(page_key(item.source, item.page) for item in todo))
     files = list(dict.fromkeys(Path(item.source) for item in todo))
     # Called here, not on the first page, so that a missing Ray fails before any output.
     pages = scan_files(files, args.ray, args.model, args.min_confidence,
                        args.max_pixels) if files else iter(())
-    return (ScannedPage(page) for page in pages if take(wanted, page_key(page.source, page.page)))
-
-
-def take(counts: Counter, key: tuple[str, int]) -> bool:
-    """Whether ``key`` is still wanted in ``counts``, counting it off if so."""
-    if counts[key] > 0:
-        counts[key] -= 1
-        return True
-    return False
+    return (ScannedPage(page) for page in pages if wanted.take(page))
 
 
 def run_train(args: argparse.Namespace) -> int:

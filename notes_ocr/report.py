@@ -3,14 +3,21 @@
 The page works offline and on its own: thumbnails are embedded as ``data:`` URIs, the style
 sheet is inline, there is no script and nothing is fetched. It is written as the pages come,
 so that a batch of any length keeps only one page in memory; the summary and the list of
-failed files are written last and shown first (CSS ``order``).
+failed files are written last and shown first (CSS ``order``). It is written under a
+temporary name beside the file and renamed to it once complete, so that a run cut short
+leaves the file as it was.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import html
+import os
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+from types import TracebackType
 from typing import IO
 
 import cv2
@@ -18,7 +25,7 @@ import numpy as np
 
 from notes_ocr.annotate import DOUBTFUL_BELOW, draw_page
 from notes_ocr.errors import NotesOcrError
-from notes_ocr.results import Line, Page
+from notes_ocr.results import Line, Page, current_umask, printable_page
 
 THUMBNAIL_QUALITY = 80  # JPEG quality of the embedded thumbnails
 
@@ -65,7 +72,15 @@ def line_html(line: Line, doubtful_below: float) -> str:
 
 
 class HtmlReport:
-    """Writes the report to ``path`` page by page; ``close`` adds the summary."""
+    """Writes the report for ``path`` page by page; ``close`` adds the summary and puts the
+    page in place.
+
+    The page is written under a temporary name beside ``path`` (through a link, beside its
+    target), synced to disk and renamed to it by ``close``: until then ``path`` holds what it
+    held before. Used in a ``with`` block, a report not closed by its end (a run cut short)
+    is dropped, as ``discard`` does. Raises NotesOcrError, one line, when it cannot be
+    written.
+    """
 
     def __init__(self, path: Path, title: str = "notes-ocr report",
                  doubtful_below: float = DOUBTFUL_BELOW) -> None:
@@ -73,18 +88,37 @@ class HtmlReport:
         self.doubtful_below = doubtful_below
         self.failed: list[tuple[int, Page]] = []  # section number, page
         self.count = 0
+        self.target = Path(os.path.realpath(path))
+        self.temporary: Path | None = None  # until the report is in place or dropped
+        self.stream: IO[str] | None = None
+        if self.target.is_dir():  # said now, not once the whole batch has been read
+            raise NotesOcrError(f"{path}: cannot write the report (is a folder)")
+        with self.writing():
+            handle, name = tempfile.mkstemp(prefix=f".{self.target.name}.", suffix=".part",
+                                            dir=self.target.parent)
+            self.temporary = Path(name)
+            self.stream = open(handle, "w", encoding="utf-8")
+            os.fchmod(handle, 0o666 & ~current_umask())  # as open() would have made it
+            self.stream.write(
+                "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
+                f"<title>{html.escape(title)}</title>\n<style>{STYLE}</style></head>\n"
+                f"<body><main>\n"
+            )
+
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[None]:
+        """An OSError within becomes NotesOcrError naming the report, which is dropped."""
         try:
-            self.stream: IO[str] = open(path, "w", encoding="utf-8")
+            yield
         except OSError as exc:
-            raise NotesOcrError(f"{path}: cannot write the report ({exc.strerror})") from None
-        self.stream.write(
-            "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
-            f"<title>{html.escape(title)}</title>\n<style>{STYLE}</style></head>\n"
-            f"<body><main>\n"
-        )
+            self.discard()
+            raise NotesOcrError(
+                f"{self.path}: cannot write the report ({exc.strerror or exc})"
+            ) from None
 
     def add(self, page: Page, thumbnail: np.ndarray | None = None) -> None:
         """A section for ``page``: its thumbnail, drawn over with what was read, and its lines."""
+        page = printable_page(page)  # the page is UTF-8; a file's name may not be
         self.count += 1
         name = html.escape(page.source) + (f" (page {page.page})" if page.page > 1 else "")
         parts = [f'<section class="page" id="page-{self.count}">']
@@ -104,20 +138,43 @@ class HtmlReport:
         else:
             parts.append('<p class="none">no digits found</p>')
         parts.append("</div></section>\n")
-        self.stream.write("".join(parts))
+        with self.writing():
+            self.stream.write("".join(parts))
 
     def close(self, summary: str) -> None:
-        """Write the summary line and the failed files, and end the page."""
+        """Write the summary line and the failed files, end the page and put it in place."""
         failed = "".join(
             f'<li><a href="#page-{index}">{html.escape(page.source)}</a>: '
             f"{html.escape(page.error.message.removeprefix(page.source + ': '))}</li>\n"
             for index, page in self.failed
             if page.error
         )
-        self.stream.write(
-            f'<section class="overview"><h1>notes-ocr</h1><p>{html.escape(summary)}</p>\n'
-            f"<h2>Failed files</h2>\n"
-            + (f"<ul>\n{failed}</ul>" if failed else '<p class="none">none</p>')
-            + "</section>\n</main></body></html>\n"
-        )
-        self.stream.close()
+        with self.writing():
+            self.stream.write(
+                f'<section class="overview"><h1>notes-ocr</h1><p>{html.escape(summary)}</p>\n'
+                f"<h2>Failed files</h2>\n"
+                + (f"<ul>\n{failed}</ul>" if failed else '<p class="none">none</p>')
+                + "</section>\n</main></body></html>\n"
+            )
+            self.stream.flush()
+            os.fsync(self.stream.fileno())
+            self.stream.close()
+            os.replace(self.temporary, self.target)
+            self.temporary = None
+
+    def discard(self) -> None:
+        """Drop the report if it is not in place yet: ``path`` is left as it was."""
+        if self.temporary is None:
+            return
+        with contextlib.suppress(OSError):
+            if self.stream is not None:
+                self.stream.close()
+            self.temporary.unlink()
+        self.temporary = None
+
+    def __enter__(self) -> HtmlReport:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        self.discard()  # nothing to drop once closed

@@ -9,7 +9,7 @@ import os
 import re
 import tempfile
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO
 
@@ -105,6 +105,12 @@ SURROGATE = re.compile("[\ud800-\udfff]")
 def printable(text: str) -> str:
     """``text`` with any lone surrogate (from a name that is not UTF-8) written as ``\\udcXX``."""
     return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def printable_page(page: Page) -> Page:
+    """``page`` with its source and error message ``printable``, fit for a UTF-8 page."""
+    error = page.error and PageError(page.error.type, printable(page.error.message))
+    return replace(page, source=printable(page.source), error=error)
 
 
 def json_text(value: object) -> str:

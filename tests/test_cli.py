@@ -282,6 +282,39 @@ def test_annotate_writes_every_page_drawn_over(tmp_path):
     assert (np.abs(image.astype(int) - image.mean(axis=2, keepdims=True)) > 60).any()
 
 
+def test_drawings_reread_pages_under_the_scans_pixel_limit(tmp_path, monkeypatch):
+    import notes_ocr.annotate
+
+    asked = []
+    real_read_page = notes_ocr.annotate.read_page
+
+    def read_page(path, number, max_pixels):
+        asked.append(max_pixels)
+        return real_read_page(path, number, max_pixels)
+
+    monkeypatch.setattr(notes_ocr.annotate, "read_page", read_page)
+    for limit in ["0", "5e7"]:
+        args = ["scan", "--quiet", "--max-pixels", limit, "--annotate", str(tmp_path), str(GOOD)]
+        assert main(args) == 0
+    assert asked == [None, 50_000_000]
+
+
+def test_a_drawing_that_cannot_be_written_is_one_line_and_leaves_nothing(tmp_path, monkeypatch,
+                                                                         capsys):
+    import os
+
+    def replace(source, target):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", replace)
+    drawn = tmp_path / "drawn"
+    assert main(["scan", "--quiet", "--annotate", str(drawn), str(GOOD)]) == 1
+    err = capsys.readouterr().err
+    assert err == (f"notes-ocr: error: {drawn / 'plain_black.png-page1.jpg'}: cannot write the "
+                   "annotated page (No space left on device)\n")
+    assert list(drawn.iterdir()) == []  # no drawing, and no half of one
+
+
 def test_doubtful_digits_are_boxed_red_and_sure_ones_green():
     from notes_ocr.annotate import DOUBTFUL, GOOD, draw_page
     from notes_ocr.results import Digit, Line, Page

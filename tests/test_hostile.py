@@ -109,12 +109,15 @@ def test_csv_text_report_and_drawings_of_the_corpus(corpus, tmp_path, capsys):
     for entry in entries:
         name = printable(str(root / "corpus" / entry.name))
         assert name in sources or not entry.digits
-    assert "Traceback" not in captured.err
-    # The one drawing OpenCV cannot name (not UTF-8) is reported, not a crash.
-    assert any("the file name is not UTF-8" in line for line in captured.err.splitlines())
+    assert "Traceback" not in captured.err and "cannot write" not in captured.err
     page = report.read_text(encoding="utf-8")
     assert page.endswith("</html>\n") and "bomb.png" in page
-    assert (drawn / "with space.png-page1.jpg").is_file()
+    assert printable(os.fsdecode(b"caf\xe9.png")) in page  # escaped: the page is UTF-8
+    # Every page read has its drawing, the one whose name is not UTF-8 included.
+    for name in ["with space.png", os.fsdecode(b"caf\xe9.png"), "loop/inside.png"]:
+        data = np.frombuffer((drawn / f"{name}-page1.jpg").read_bytes(), np.uint8)
+        assert cv2.imdecode(data, cv2.IMREAD_COLOR) is not None, name  # imread: no such name
+    assert not [p for p in drawn.rglob("*") if p.name.endswith(".part")]
 
     assert main(["scan", "--quiet", str(root / "corpus")]) == 1
     text = capsys.readouterr().out

@@ -75,7 +75,7 @@ def test_nothing_is_written_beside_or_over_the_inputs(inputs, tmp_path):
     assert len(json.loads((out / "results.json").read_text())) == 2
     umask = os.umask(0o022)
     os.umask(umask)
-    for name in ["results.json", "report.html"]:
+    for name in ["results.json", "report.html", "drawn/ruled_blue.jpg-page1.jpg"]:
         assert (out / name).stat().st_mode & 0o777 == 0o666 & ~umask  # as open() makes them
 
 
@@ -142,3 +142,23 @@ def test_an_output_that_cannot_be_written_is_one_line(inputs, tmp_path, capsys):
         err = capsys.readouterr().err
         assert err.startswith(f"notes-ocr: error: {path}: cannot write the results")
         assert err.count("\n") == 1
+
+
+def test_a_report_that_cannot_be_written_is_one_line(inputs, tmp_path, capsys):
+    page = str(inputs / "ruled_blue.jpg")
+    for path in [tmp_path / "missing" / "report.html", tmp_path]:
+        assert main(["scan", "--quiet", "--report", str(path), page]) == 1
+        err = capsys.readouterr().err
+        assert err.startswith(f"notes-ocr: error: {path}: cannot write the report")
+        assert err.count("\n") == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes"]
+
+
+def test_a_report_is_written_through_a_link(inputs, tmp_path):
+    (tmp_path / "reports").mkdir()
+    link, target = tmp_path / "report.html", tmp_path / "reports" / "latest.html"
+    target.write_text("an earlier report\n")
+    link.symlink_to(target)
+    assert main(["scan", "--quiet", "--report", str(link), str(inputs)]) == 0
+    assert link.is_symlink() and target.read_text().endswith("</html>\n")
+    assert sorted(p.name for p in (tmp_path / "reports").iterdir()) == ["latest.html"]

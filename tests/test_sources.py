@@ -8,7 +8,14 @@ import numpy as np
 import pytest
 
 from notes_ocr.errors import UndecodableImage, UnreadableFile
-from notes_ocr.sources import count_pages, list_inputs, read_page, read_pages, to_grey
+from notes_ocr.sources import (
+    count_pages,
+    declared_sizes,
+    list_inputs,
+    read_page,
+    read_pages,
+    to_grey,
+)
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "plain_black.png"
 
@@ -256,6 +263,41 @@ def test_single_page_formats_count_one_and_bad_files_fail_early(tmp_path, page_b
         count_pages(tmp_path / "missing.tif")
     with pytest.raises(UndecodableImage, match="no page 2"):
         read_page(tmp_path / "page.png", 2)
+
+
+def tiff_directories(data: bytes) -> list[int]:
+    """Where each page's directory (IFD) of a little-endian TIFF starts, in chain order."""
+    offsets, offset = [], int.from_bytes(data[4:8], "little")
+    while offset:
+        offsets.append(offset)
+        entries = int.from_bytes(data[offset : offset + 2], "little")
+        offset = int.from_bytes(data[offset + 2 + 12 * entries : offset + 6 + 12 * entries],
+                                "little")
+    return offsets
+
+
+def test_tiff_pages_are_counted_from_the_open_file_whatever_their_pixels(
+    tmp_path, page_bgr, monkeypatch
+):
+    # Never cv2.imcount, which takes a name and crashes the process on one not UTF-8.
+    monkeypatch.setattr(cv2, "imcount", None)
+    colour = np.full((20, 50, 3), 0.5, np.float32)  # floating-point colour, as OpenCV writes
+    ok, data = cv2.imencodemulti(".tif", [page_bgr, colour, page_bgr])
+    assert ok
+    path = tmp_path / "scan.tif"
+    path.write_bytes(data.tobytes())
+    assert count_pages(path) == 3
+    height, width = page_bgr.shape[:2]
+    assert declared_sizes(data.tobytes(), "tiff") == [(width, height), (50, 20), (width, height)]
+    assert [page.image.shape for page in read_pages(path)] == [(height, width), (20, 50),
+                                                               (height, width)]
+    # A chain of pages that loops back to the first ends there.
+    looped = bytearray(data.tobytes())
+    last = tiff_directories(looped)[-1]
+    at = last + 2 + 12 * int.from_bytes(looped[last : last + 2], "little")
+    looped[at : at + 4] = looped[4:8]
+    path.write_bytes(looped)
+    assert count_pages(path) == 3
 
 
 # --- finding the files -----------------------------------------------------------------------
