@@ -12,7 +12,7 @@ In one run, on the same files:
 - their ratio, against the floor of 0.35 (scan at least 0.35 times the decode-only rate);
 - memory: the peak resident memory of the scan's whole process tree (main process, fork
   server, workers), sampled while it runs, for the first 10 pages and for all of them;
-- where the time goes: a cProfile of ``notes-ocr scan --jobs 1`` (everything in one
+- where the time goes: a cProfile of ``notes-ocr scan --jobs 1 --page-timeout 0`` (everything in one
   process) over the first ``--profile-pages`` pages (default: all), summed by stage.
 
 The folder (built once, cached): ``--per-family`` pages of each family of
@@ -197,7 +197,9 @@ def profile(files: list[Path], pages: int, out: Path) -> tuple[list[tuple[str, f
         count += PAGES_PER_TIFF if path.suffix == ".tif" else 1
     profiler = cProfile.Profile()
     start = time.perf_counter()
-    profiler.runcall(main, ["scan", "--quiet", "--jobs", "1", "-o", str(out), *map(str, chosen)])
+    # No time limit: with one, even --jobs 1 reads its pages in a worker process.
+    profiler.runcall(main, ["scan", "--quiet", "--jobs", "1", "--page-timeout", "0", "-o", str(out),
+                            *map(str, chosen)])
     total = time.perf_counter() - start
     stats = pstats.Stats(profiler)
     cumulative: dict[tuple[str, str], float] = {}
