@@ -49,8 +49,8 @@ class TrainConfig:
 
     hidden: tuple[int, ...] = (1536, 1536)
     dropout: float = 0.2
-    epochs: int = 80
-    batch_size: int = 128
+    epochs: int = 100
+    batch_size: int = 256
     learning_rate: float = 1e-3
     seed: int = 0
     augment: bool = True
