@@ -1,6 +1,8 @@
 """Page image -> single handwritten digit blobs.
 
-The stages, in the order ``segment_page`` runs them, each a function over plain arrays:
+The stages, in the order ``segment_page`` runs them, each a function over plain arrays
+(stages 1-5, ``clean_darkness``, run twice: on a half-size pilot that measures the digits'
+height, then at the scale that height calls for):
 
 1. ``flatten.find_sheet`` / ``flatten_sheet``: in a phone photo, cut the sheet out of the
    desk and undo its perspective.
@@ -11,7 +13,7 @@ The stages, in the order ``segment_page`` runs them, each a function over plain 
    under the ink, so strokes that cross them stay whole.
 5. ``label_ink``: hysteresis threshold, so faint pencil joined to firm strokes survives
    while isolated paper noise does not.
-6. ``find_pieces``: connected components, specks and non-digit marks dropped, plainly
+6. ``pieces_of``: connected components, specks and non-digit marks dropped, plainly
    broken digits joined, and wide blobs cut wherever touching digits could meet. Which
    pieces form which digit is decided later, with the classifier (decode.py).
 """
@@ -35,8 +37,8 @@ WORK_SIDE = 2600
 # 600 px).
 SKEW_FLOOR = 10
 
-# A page whose digits come out shorter than this (px) is worked again, enlarged so that
-# they are this tall, by at most MAX_ENLARGE times.
+# A page whose digits would be shorter than this (px) at WORK_SIDE is worked enlarged so
+# that they are this tall, by at most MAX_ENLARGE times.
 SMALL_DIGIT = 40.0
 MAX_ENLARGE = 1.6
 # The digits' height is measured on the page first shrunk this much (a quarter of the
