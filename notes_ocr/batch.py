@@ -44,7 +44,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from notes_ocr.errors import InputError, PageTimeout
-from notes_ocr.pipeline import PreparedPage, Scanner, holds_no_digits, prepare
+from notes_ocr.pipeline import PreparedPage, Scanner, prepare
 from notes_ocr.recognizer import BATCH, Recognizer
 from notes_ocr.results import Page, PageError, error_record, internal_error
 from notes_ocr.sources import MAX_PIXELS, count_pages, list_inputs, quiet_opencv, read_page
@@ -138,10 +138,6 @@ def prepare_task(
     except Exception as exc:  # one bad page must never stop a batch
         return Prepared(task, record=internal_error(task.source, task.page, (0, 0), exc))
     thumbnail = make_thumbnail(page.image, thumbnail_size) if thumbnail_size else None
-    if holds_no_digits(page.image):
-        height, width = page.image.shape
-        return Prepared(task, record=Page(task.source, task.page, width, height),
-                        thumbnail=thumbnail)
     try:
         return Prepared(task, prepared=prepare(page), thumbnail=thumbnail)
     except Exception as exc:

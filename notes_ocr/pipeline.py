@@ -23,7 +23,7 @@ from notes_ocr.results import (
     internal_error,
     make_line,
 )
-from notes_ocr.segment import WORK_SIDE, segment_page
+from notes_ocr.segment import segment_page
 from notes_ocr.sources import (
     MAX_PIXELS,
     PageImage,
@@ -35,16 +35,6 @@ from notes_ocr.sources import (
 
 # Stands in for a digit read with less than the minimum confidence, so the line keeps its shape.
 UNSURE = "?"
-# A page whose shorter side, brought down to segmentation's working size, is under this many
-# pixels holds no digit that could be read, and segmentation's filters need more than that.
-MIN_WORKING_SIDE = 8
-# Nor does a strip longer than this many times its width: segmentation looks at the page's
-# lighting and skew on copies a few hundred pixels long, where such a strip is a pixel thin.
-MAX_ASPECT = 100
-# A page whose darkest and lightest pixels are closer than this (grey levels) has no ink on
-# it: all white, all black, one flat colour. Segmentation, which measures ink against the
-# paper around it, would take a black page for one huge blob.
-MIN_CONTRAST = 16
 
 
 @dataclass(frozen=True)
@@ -123,9 +113,6 @@ class Scanner:
 
     def read_page(self, page: PageImage) -> Page:
         """One page's record; an unexpected failure becomes the record's error, not a crash."""
-        if holds_no_digits(page.image):
-            height, width = page.image.shape
-            return Page(page.source, page.page, width, height)
         try:
             prepared = prepare(page)
             return self.finish(prepared, self.recognizer.predict_proba(prepared.images))
@@ -151,16 +138,6 @@ class Scanner:
             check_pixels(Path(source), 1, (shape[1], shape[0]), self.max_pixels)
         grey = to_grey(image)
         return self.read_page(PageImage(source, 1, grey))
-
-
-def holds_no_digits(grey: np.ndarray) -> bool:
-    """Whether a grey page plainly holds no digit, and is better not segmented at all: too
-    small or too thin a strip to hold one, or with no ink on it (one flat level)."""
-    short, long = sorted(grey.shape[:2])
-    scale = min(1.0, WORK_SIDE / max(long, 1))
-    if short * scale < MIN_WORKING_SIDE or long > MAX_ASPECT * short:
-        return True
-    return int(grey.max()) - int(grey.min()) < MIN_CONTRAST
 
 
 def to_page_boxes(boxes: np.ndarray, to_work: np.ndarray, shape: tuple[int, int]) -> list[Box]:

@@ -45,6 +45,17 @@ MAX_ENLARGE = 1.6
 # pixels), to choose the scale the page is worked at.
 PILOT_SCALE = 0.5
 
+# A page whose shorter side, brought down to the working size, is under this many
+# pixels holds no digit that could be read, and segmentation's filters need more than that.
+MIN_WORKING_SIDE = 8
+# Nor does a strip longer than this many times its width: the stages look at the page's
+# lighting and skew on copies a few hundred pixels long, where such a strip is a pixel thin.
+MAX_ASPECT = 100
+# A page whose darkest and lightest pixels are closer than this (grey levels) has no ink on
+# it: all white, all black, one flat colour. Segmentation, which measures ink against the
+# paper around it, would take a black page for one huge blob.
+MIN_CONTRAST = 16
+
 # Rulings are found on the page shrunk this many times along their length.
 RULING_STEP = 4
 
@@ -266,15 +277,28 @@ def min_area(shape: tuple[int, ...]) -> int:
     return max(12, (max(shape) // 400) ** 2)
 
 
+def holds_no_digits(grey: np.ndarray) -> bool:
+    """Whether a grey page plainly holds no digit, and is better not segmented at all: too
+    small or too thin a strip to hold one, or with no ink on it (one flat level)."""
+    short, long = sorted(grey.shape[:2])
+    scale = min(1.0, WORK_SIDE / max(long, 1))
+    if short * scale < MIN_WORKING_SIDE or long > MAX_ASPECT * short:
+        return True
+    return int(grey.max()) - int(grey.min()) < MIN_CONTRAST
+
+
 def segment_page(grey: np.ndarray) -> Segmentation:
     """Cut a grey page image (uint8, dark ink on light paper) into digit pieces.
 
     The page is worked at WORK_SIDE, or larger (by MAX_ENLARGE at most) when its digits
     would be shorter than SMALL_DIGIT px there: thin strokes of small digits break up and
     touching ones merge. Their height is measured first on a copy PILOT_SCALE times as
-    large, where the sheet and the skew are found once for both.
+    large, where the sheet and the skew are found once for both. A page too small, too thin
+    or too flat to hold a digit (``holds_no_digits``) has no pieces.
     """
     scale = min(1.0, WORK_SIDE / max(grey.shape))
+    if holds_no_digits(grey):
+        return Segmentation([], 0.0, to_work=np.diag([scale, scale, 1.0]), skew_degrees=0.0)
     pilot = clean_darkness(grey, scale * PILOT_SCALE)
     _, stats = label_ink(pilot.darkness)
     digit_height = typical_height(stats, pilot.darkness.shape) / PILOT_SCALE
