@@ -237,15 +237,14 @@ class BatchScanner:
         self.jobs = max(1, jobs or default_jobs())
         self.thumbnail_size = thumbnail_size
         self.page_timeout = page_timeout
-        self.pooled = False  # whether pages are being read in worker processes
 
     def scan(self, items: Iterable[PageTask | Page]) -> Iterator[ScannedPage]:
         """The finished pages of ``items`` (from ``plan_pages``), in order, each given as
         soon as it and every page before it are done; records in ``items`` pass through."""
         items = list(items)
         tasks = sum(isinstance(item, PageTask) for item in items)
-        self.pooled = not (tasks <= 1 or (self.jobs == 1 and self.page_timeout is None))
-        prepared = self.prepare_in_pool(items) if self.pooled else self.prepare_here(items)
+        pooled = not (tasks <= 1 or (self.jobs == 1 and self.page_timeout is None))
+        prepared = self.prepare_in_pool(items) if pooled else self.prepare_here(items)
         waiting: list[Prepared] = []
         rows = 0
         for result, next_ready in prepared:
@@ -254,9 +253,9 @@ class BatchScanner:
             # Classify what is there rather than wait: results are the same either way.
             full = rows >= MAX_ROWS or len(waiting) >= PAGES_AHEAD * self.jobs
             if full or not next_ready:
-                yield from self.finish(waiting)
+                yield from self.finish(waiting, pooled)
                 waiting, rows = [], 0
-        yield from self.finish(waiting)
+        yield from self.finish(waiting, pooled)
 
     def prepare_here(self, items: list[PageTask | Page]) -> Iterator[tuple[Prepared, bool]]:
         for item in items:
@@ -291,13 +290,11 @@ class BatchScanner:
                     # A worker died, and with it every page in flight; or it is stuck on
                     # this page, and the workers are stopped. Read the pages in flight
                     # again one at a time, so that only the page at fault fails.
-                    timed_out = isinstance(exc, FutureTimeout)
-                    if timed_out:
-                        pool.kill()
-                    pool.restart()
-                    result = timeout_record(item, self.page_timeout) if timed_out else (
-                        pool.run_alone(item)
-                    )
+                    if isinstance(exc, FutureTimeout):
+                        result = pool.give_up(item)
+                    else:
+                        pool.restart()
+                        result = pool.run_alone(item)
                     pending = deque(
                         (other, done_future(pool.run_alone(other)))
                         if failed(other_future) else (other, other_future)
@@ -312,14 +309,15 @@ class BatchScanner:
             return done_future(Prepared(None, record=item))
         return pool.submit(item)
 
-    def finish(self, waiting: list[Prepared]) -> Iterator[ScannedPage]:
-        """Classify the candidates of ``waiting`` together and give their finished pages."""
+    def finish(self, waiting: list[Prepared], pooled: bool = False) -> Iterator[ScannedPage]:
+        """Classify the candidates of ``waiting`` together and give their finished pages;
+        ``pooled``: worker processes are reading pages meanwhile."""
         pages = [result.prepared for result in waiting if result.prepared is not None]
         try:
             # The workers keep every core busy: BLAS threads of its own would only contend
             # with them (and spin while they wait): 12.5 s against 9.7-11.0 s for the
             # throughput benchmark's 120 pages on 2 cores.
-            with threadpool_limits(limits=1, user_api="blas") if self.pooled else nullcontext():
+            with threadpool_limits(limits=1, user_api="blas") if pooled else nullcontext():
                 rows = iter(classify(self.scanner.recognizer, [page.images for page in pages]))
         except Exception:
             # Classify page by page, so that only the page at fault gets an error record.
@@ -416,15 +414,20 @@ class WorkerPool:
         try:
             return self.submit(item).result(timeout=self.page_timeout)
         except FutureTimeout:
-            self.kill()
-            self.restart()
-            return timeout_record(item, self.page_timeout)
+            return self.give_up(item)
         except BrokenProcessPool:
             self.restart()
             error = PageError(
                 "WorkerCrashed", f"{item.source}: the process reading page {item.page} died"
             )
             return Prepared(item, record=Page(item.source, item.page, 0, 0, error=error))
+
+    def give_up(self, item: PageTask | Page) -> Prepared:
+        """Stop the workers, stuck on ``item``, start fresh ones, and give the page's
+        PageTimeout record; the other pages in flight fail with BrokenProcessPool."""
+        self.kill()
+        self.restart()
+        return timeout_record(item, self.page_timeout)
 
     def close(self) -> None:
         self.executor.shutdown(wait=True, cancel_futures=True)

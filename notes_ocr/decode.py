@@ -93,9 +93,9 @@ def propose(pieces: list[Blob], digit_height: float) -> Proposal:
 
     # A candidate's stroke width is its ink over its skeleton's length, both summed over its
     # pieces: each piece is skeletonized once rather than once for every candidate.
-    pieces = [piece for line in lines for piece in line]
-    ink = np.cumsum([0, *(int(np.count_nonzero(piece.mask)) for piece in pieces)])
-    skeleton = np.cumsum([0, *(skeleton_length(piece.mask) for piece in pieces)])
+    in_order = [piece for line in lines for piece in line]  # as ``start`` and ``stop`` count
+    ink = np.cumsum([0, *(int(np.count_nonzero(piece.mask)) for piece in in_order)])
+    skeleton = np.cumsum([0, *(skeleton_length(piece.mask) for piece in in_order)])
     images = np.zeros((len(blobs), MNIST_SIZE, MNIST_SIZE), np.uint8)
     for i, (first, last, blob) in enumerate(zip(start, stop, blobs, strict=True)):
         width = (ink[last] - ink[first]) / max(skeleton[last] - skeleton[first], 1)
