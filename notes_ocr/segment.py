@@ -12,7 +12,8 @@ height, then at the scale that height calls for):
 4. ``remove_rulings``: divide out the long straight lines of ruled and grid paper as a layer
    under the ink, so strokes that cross them stay whole.
 5. ``label_ink``: hysteresis threshold, so faint pencil joined to firm strokes survives
-   while isolated paper noise does not.
+   while isolated paper noise does not; its strong pixels, the strokes' cores, tell
+   nearly touching digits apart later.
 6. ``pieces_of``: connected components, specks and non-digit marks dropped, plainly
    broken digits joined, and wide blobs cut wherever touching digits could meet. Which
    pieces form which digit is decided later, with the classifier (decode.py).
@@ -70,8 +71,8 @@ SPLIT_WIDTH = 0.8
 MIN_PIECE_WIDTH = 0.15
 CUT_SPACING = 0.3
 MAX_CUTS = 4
-# Nearly touching digits are pulled apart where eroding the blob by JOIN_ERODE px leaves
-# cores each holding at least MIN_PART of its ink (see pull_apart).
+# Nearly touching digits are pulled apart where the blob's strong ink, eroded by JOIN_ERODE
+# px, falls into cores each holding at least MIN_PART of its ink (see pull_apart).
 JOIN_ERODE = 1
 MIN_PART = 0.15
 
@@ -184,7 +185,9 @@ def rotate(image: np.ndarray, degrees: float) -> tuple[np.ndarray, np.ndarray]:
     return turned, matrix
 
 
-def label_ink(darkness: np.ndarray, floor: int = 56) -> tuple[np.ndarray, np.ndarray]:
+def label_ink(
+    darkness: np.ndarray, floor: int = 56
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The ink's connected components, found by hysteresis.
 
     Strong pixels seed the ink, and weaker ones 8-connected to them stay, so faint pencil
@@ -193,7 +196,9 @@ def label_ink(darkness: np.ndarray, floor: int = 56) -> tuple[np.ndarray, np.nda
     ``floor``, so a blank page's noise is not taken for ink; the weak level is half of it.
 
     Returns ``cv2.connectedComponentsWithStats``' labels and stats of the weak pixels, the
-    area of each component without a strong pixel set to 0: it is not ink.
+    area of each component without a strong pixel set to 0: it is not ink; and the strong
+    pixels (bool). Where blur has filled the gap between two digits written nearly
+    touching, the weak pixels join them but the strong ones often do not.
     """
     smooth = cv2.GaussianBlur(darkness, (3, 3), 0)
     candidates = smooth[smooth > 20]
@@ -205,10 +210,11 @@ def label_ink(darkness: np.ndarray, floor: int = 56) -> tuple[np.ndarray, np.nda
     _, labels, stats, _ = cv2.connectedComponentsWithStats(
         (smooth > high / 2).view(np.uint8), connectivity=8
     )
-    strong = np.zeros(len(stats), bool)
-    strong[labels[smooth > high]] = True
-    stats[~strong, cv2.CC_STAT_AREA] = 0
-    return labels, stats
+    strong = smooth > high
+    seeded = np.zeros(len(stats), bool)
+    seeded[labels[strong]] = True
+    stats[~seeded, cv2.CC_STAT_AREA] = 0
+    return labels, stats, strong
 
 
 def remove_rulings(darkness: np.ndarray, min_length: int) -> np.ndarray:
@@ -300,13 +306,12 @@ def segment_page(grey: np.ndarray) -> Segmentation:
     if holds_no_digits(grey):
         return Segmentation([], 0.0, to_work=np.diag([scale, scale, 1.0]), skew_degrees=0.0)
     pilot = clean_darkness(grey, scale * PILOT_SCALE)
-    _, stats = label_ink(pilot.darkness)
+    _, stats, _ = label_ink(pilot.darkness)
     digit_height = typical_height(stats, pilot.darkness.shape) / PILOT_SCALE
     if 0 < digit_height < SMALL_DIGIT:
         scale *= min(MAX_ENLARGE, SMALL_DIGIT / digit_height)
     page = clean_darkness(grey, scale, pilot.corners, pilot.skew)
-    labels, stats = label_ink(page.darkness)
-    pieces, digit_height = pieces_of(labels, stats)
+    pieces, digit_height = pieces_of(*label_ink(page.darkness))
     return Segmentation(pieces, digit_height, to_work=page.to_work, skew_degrees=page.skew)
 
 
@@ -350,17 +355,20 @@ def clean_darkness(
 
 def find_pieces(mask: np.ndarray) -> tuple[list[Blob], float]:
     """Over-segment a clean ink mask into pieces no larger than one digit (see ``pieces_of``)."""
-    _, labels, stats, _ = cv2.connectedComponentsWithStats(
-        mask.astype(np.uint8), connectivity=8
-    )
-    return pieces_of(labels, stats)
+    mask = mask.astype(bool)
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(mask.view(np.uint8), connectivity=8)
+    return pieces_of(labels, stats, strong=mask)
 
 
-def pieces_of(labels: np.ndarray, stats: np.ndarray) -> tuple[list[Blob], float]:
+def pieces_of(
+    labels: np.ndarray, stats: np.ndarray, strong: np.ndarray
+) -> tuple[list[Blob], float]:
     """Over-segment the ink's connected components into pieces no larger than one digit.
 
     ``labels`` and ``stats`` are as ``cv2.connectedComponentsWithStats`` gives them
-    (label 0 the background; a component of area 0 is ignored). Specks and shapes no digit
+    (label 0 the background; a component of area 0 is ignored), ``strong`` the ink's
+    firmest pixels (bool, as ``label_ink`` gives them; the whole ink when there is no
+    telling). Specks and shapes no digit
     could be are dropped, pieces of a broken digit that are plainly one (stacked, or a
     small piece on a big one) are joined, and every blob wide enough to hold touching
     digits is cut at each column where two digits could meet. Which pieces make up which
@@ -378,26 +386,31 @@ def pieces_of(labels: np.ndarray, stats: np.ndarray) -> tuple[list[Blob], float]
         blob = blob_of(labels, boxes, members)
         if not plausible_piece(blob, digit_height):
             continue
-        for part in pull_apart(blob, digit_height):
+        cores = strong[blob.y : blob.y + blob.h, blob.x : blob.x + blob.w] & blob.mask
+        for part in pull_apart(blob, digit_height, cores):
             cuts = join_columns(part, digit_height)
             pieces.extend(replace(piece, source=source) for piece in cut_at(part, cuts))
     return pieces, digit_height
 
 
-def pull_apart(blob: Blob, digit_height: float) -> list[Blob]:
+def pull_apart(blob: Blob, digit_height: float, strong: np.ndarray | None = None) -> list[Blob]:
     """Split a wide blob where digits written nearly touching are joined by a thin bridge.
 
     Blur and binarisation fill the pixel or two between neighbouring digits; unlike a
     column cut, this separates digits whose boxes interleave (a 6 tucked under a 2's tail).
-    The blob is eroded by JOIN_ERODE px; if that leaves two or more cores of at least
-    MIN_PART of its ink, every ink pixel goes to the nearest core. Otherwise (a single
-    digit, or thin strokes that erosion breaks everywhere) the blob stays whole.
+    The bridge is thin, and fainter than the strokes: the blob is eroded by JOIN_ERODE px
+    and what is left of its ``strong`` pixels (bool, its shape; all of its ink when None)
+    are its cores. If two or more hold at least MIN_PART of its ink, every ink pixel goes
+    to the nearest core. Otherwise (a single digit, or thin strokes that erosion breaks
+    everywhere) the blob stays whole.
     """
     if blob.w < SPLIT_WIDTH * max(blob.h, digit_height):
         return [blob]
     mask = np.pad(blob.mask, 1).astype(np.uint8)
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * JOIN_ERODE + 1,) * 2)
     core_mask = cv2.erode(mask, kernel)
+    if strong is not None:
+        core_mask &= np.pad(strong, 1).view(np.uint8)
     _, cores, stats, _ = cv2.connectedComponentsWithStats(core_mask, connectivity=8)
     big = np.flatnonzero(stats[1:, cv2.CC_STAT_AREA] >= MIN_PART * blob.mask.sum()) + 1
     if len(big) < 2:

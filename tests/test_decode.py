@@ -7,7 +7,7 @@ from conftest import pen_digit
 from notes_ocr import decode
 from notes_ocr.decode import Proposal, choose, propose
 from notes_ocr.recognizer import Recognizer
-from notes_ocr.segment import find_pieces
+from notes_ocr.segment import blob_of, find_pieces, label_ink, pieces_of, pull_apart
 
 HEIGHT = 60
 
@@ -69,6 +69,39 @@ def test_touching_digits_are_read_as_two(mnist, recognizer):
         mask = line_around([(left, 0), (second, touching_offset(left, second))], mnist)
         right += read_mask(mask, recognizer) == f"7{pair}2"
     assert right >= 8, f"{right} of {len(pairs)} touching pairs read right"
+
+
+def test_digits_joined_by_faint_ink_are_read_as_two(mnist, recognizer):
+    pairs = ["05", "47", "03", "25", "86", "91", "30", "52", "68", "19"]
+    right = 0
+    for pair in pairs:
+        left, second = (pen_digit(d, HEIGHT) for d in first_of(mnist, pair))
+        mask = line_around([(left, 0), (second, left.shape[1] + 4)], mnist)
+        # Blur fills the gap where the two come nearest: a bridge five pixels thick, fainter
+        # than the strokes.
+        first_ink = canvas_with((left, 110))
+        ends = np.where(first_ink.any(axis=1), 499 - np.argmax(first_ink[:, ::-1], axis=1), -1)
+        rest = mask & ~first_ink
+        rest[:, : 110 + left.shape[1] - 5] = False
+        starts = np.where(rest.any(axis=1), np.argmax(rest, axis=1), 999)
+        row = int(np.argmin(starts - ends))
+        bridge = np.zeros_like(mask)
+        bridge[row - 2 : row + 3, ends[row] - 2 : starts[row] + 3] = True
+        darkness = np.where(mask, 220, np.where(bridge, 100, 0)).astype(np.uint8)
+        labels, stats, strong = label_ink(darkness)
+        assert len(np.unique(labels[bridge])) == 1 and not strong[row, ends[row] + 2]
+        # One blob, which erosion alone leaves whole; its strong ink parts it in two.
+        pair_label = int(labels[bridge][0])
+        blob = blob_of(labels, stats[1:, :4], [pair_label - 1])
+        cores = strong[blob.y : blob.y + blob.h, blob.x : blob.x + blob.w] & blob.mask
+        assert len(pull_apart(blob, HEIGHT)) == 1
+        assert len(pull_apart(blob, HEIGHT, cores)) == 2
+        pieces, digit_height = pieces_of(labels, stats, strong)
+        proposal = propose(pieces, digit_height)
+        labels, confidences, _ = recognizer.interpret(recognizer.predict_proba(proposal.images))
+        read = "".join(str(labels[c]) for c in choose(proposal, labels, confidences))
+        right += read == f"7{pair}2"
+    assert right >= 8, f"{right} of {len(pairs)} pairs joined by faint ink read right"
 
 
 def test_broken_digits_are_read_as_one(mnist, recognizer):
