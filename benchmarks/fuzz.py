@@ -266,16 +266,16 @@ def resume_from(data: bytes) -> str:
 
 small_model_arrays = st.one_of(small_arrays, object_arrays, st.just(np.array(MODEL_FORMAT)),
                                st.just(np.array(["relu", "softmax"])),
-                               st.just(np.zeros((1, N_PIXELS, 11), np.float32)))
+                               st.just(np.zeros((N_PIXELS, 11), np.float32)))
 
 
 @functools.cache
 def small_models() -> tuple[bytes, ...]:
-    """A valid one-layer, one-member model (784 -> 11 softmax), stored and deflated."""
+    """A valid one-layer model (784 -> 11 softmax), stored and deflated."""
     rng = np.random.default_rng(0)
     arrays = {"format": np.array(MODEL_FORMAT), "activations": np.array(["softmax"]),
-              "kernel_0": rng.normal(size=(1, N_PIXELS, 11)).astype(np.float32),
-              "bias_0": np.zeros((1, 11), np.float32)}
+              "kernel_0": rng.normal(size=(N_PIXELS, 11)).astype(np.float32),
+              "bias_0": np.zeros(11, np.float32)}
     files = []
     for save in (np.savez, np.savez_compressed):
         out = io.BytesIO()

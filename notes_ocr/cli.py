@@ -123,8 +123,6 @@ def build_parser() -> argparse.ArgumentParser:
     train = commands.add_parser("train", help="train the recogniser on MNIST")
     train.add_argument("--hidden", type=parse_hidden, default=None,
                        help="hidden layer sizes, e.g. 1536,1536")
-    train.add_argument("--members", type=int, default=None,
-                       help="MLPs trained side by side whose mean is the model's reading")
     train.add_argument("--dropout", type=float, default=None)
     train.add_argument("--epochs", type=int, default=None)
     train.add_argument("--batch-size", type=int, default=None)
@@ -353,7 +351,6 @@ def run_train(args: argparse.Namespace) -> int:
 
     given = {
         "hidden": args.hidden,
-        "members": args.members,
         "dropout": args.dropout,
         "epochs": args.epochs,
         "batch_size": args.batch_size,

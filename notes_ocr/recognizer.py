@@ -25,7 +25,7 @@ MODEL_DIR = Path(__file__).resolve().parent / "models"
 KERAS_NAME = "mlp.keras"
 NPZ_NAME = "mlp.npz"
 CHECKSUMS_NAME = "SHA256SUMS"
-MODEL_FORMAT = "notes-ocr-mlp/2"  # written into every exported .npz, checked on load
+MODEL_FORMAT = "notes-ocr-mlp/1"  # written into every exported .npz, checked on load
 ACTIVATIONS = ("relu", "softmax", "linear")
 ENGINES = ("numpy", "keras")
 IMAGE_SHAPE = (28, 28)
@@ -65,9 +65,9 @@ def _relu(x: np.ndarray) -> np.ndarray:
 
 def _softmax(x: np.ndarray) -> np.ndarray:
     # Subtracting the row maximum keeps exp() from overflowing; the result is unchanged.
-    x = x - x.max(axis=-1, keepdims=True)
+    x = x - x.max(axis=1, keepdims=True)
     np.exp(x, out=x)
-    x /= x.sum(axis=-1, keepdims=True)
+    x /= x.sum(axis=1, keepdims=True)
     return x
 
 
@@ -269,9 +269,7 @@ def _model_file(path: Path, engine: str) -> Path:
 def _load_npz(file: Path) -> tuple[Callable[[np.ndarray], np.ndarray], int]:
     """Read exported weights and check they chain 784 -> ... -> 10 or 11 probabilities.
 
-    Each layer's kernel is (members, in, out) and its bias (members, out): the members run
-    side by side and the model's probabilities are the mean of theirs. Returns the forward
-    pass and the number of outputs.
+    Returns the forward pass and the number of outputs.
     """
     try:
         with np.load(file, allow_pickle=False) as npz:
@@ -296,31 +294,23 @@ def _load_npz(file: Path) -> tuple[Callable[[np.ndarray], np.ndarray], int]:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ModelError(f"{file}: damaged model file ({reason})") from None
 
-    members = layers[0][0].shape[0] if layers and layers[0][0].ndim == 3 else 0
     width = N_PIXELS
     for index, (kernel, bias, activation) in enumerate(layers):
-        if (
-            kernel.ndim != 3
-            or kernel.shape[:2] != (members, width)
-            or bias.shape != (members, kernel.shape[2])
-            or members == 0
-        ):
+        if kernel.ndim != 2 or kernel.shape[0] != width or bias.shape != kernel.shape[1:]:
             raise ModelError(
                 f"{file}: layer {index} has kernel {kernel.shape} and bias {bias.shape}, "
-                f"expected (members, {width}, units) and (members, units)"
+                f"expected ({width}, units) and (units,)"
             )
         if activation not in _NUMPY_ACTIVATIONS:
             raise ModelError(f"{file}: layer {index} has unknown activation {activation!r}")
-        width = kernel.shape[2]
+        width = kernel.shape[1]
     if not layers or width not in N_OUTPUTS or layers[-1][2] != "softmax":
         raise ModelError(f"{file}: the model does not end in {_OUTPUTS_TEXT} softmax outputs")
-    layers = [(kernel, bias[:, np.newaxis, :], activation) for kernel, bias, activation in layers]
 
     def forward(x: np.ndarray) -> np.ndarray:
-        # (n, 784) -> (members, n, units) -> ... -> the members' mean, (n, outputs).
         for kernel, bias, activation in layers:
             x = _NUMPY_ACTIVATIONS[activation](x @ kernel + bias)
-        return x.mean(axis=0)
+        return x
 
     return forward, width
 

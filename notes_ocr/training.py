@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 import os
-import re
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -49,9 +48,6 @@ class TrainConfig:
     """Everything that decides the trained model; the defaults make the shipped one."""
 
     hidden: tuple[int, ...] = (1536, 1536)
-    # MLPs trained side by side from different starting weights; the model's reading is the
-    # mean of theirs. Their mistakes differ, so the mean makes fewer.
-    members: int = 2
     dropout: float = 0.2
     epochs: int = 100
     batch_size: int = 256
@@ -66,91 +62,59 @@ class TrainConfig:
 
 
 def build_mlp(
-    hidden: tuple[int, ...], dropout: float, n_classes: int = N_DIGITS + 1, members: int = 1
+    hidden: tuple[int, ...], dropout: float, n_classes: int = N_DIGITS + 1
 ) -> keras.Model:
     """The recogniser's architecture, defined here only.
 
-    ``members`` MLPs side by side, each 784 pixels in [0, 1] -> (Dense relu -> Dropout) per
-    ``hidden`` entry -> Dense softmax over ``n_classes`` (the 10 digits, and NOT_DIGIT when
-    it is 11); with more than one, an Average layer gives the mean of their probabilities.
-    Member ``m``'s layers are named ``m<m>_dense_<i>``, ``m<m>_dropout_<i>`` and
-    ``m<m>_digits``. Only Dense, Dropout and Average layers: `export_weights` and the NumPy
-    engine rely on that.
+    784 pixels in [0, 1] -> (Dense relu -> Dropout) per ``hidden`` entry -> Dense softmax
+    over ``n_classes``: the 10 digits, and NOT_DIGIT when it is 11.
+    Only Dense and Dropout layers: `export_weights` and the NumPy engine rely on that.
     """
     import keras
 
     pixels = keras.Input(shape=(N_PIXELS,), dtype="float32", name="pixels")
-    outputs = []
-    for member in range(members):
-        x = pixels
-        for index, units in enumerate(hidden):
-            x = keras.layers.Dense(units, activation="relu", name=f"m{member}_dense_{index}")(x)
-            x = keras.layers.Dropout(dropout, name=f"m{member}_dropout_{index}")(x)
-        outputs.append(
-            keras.layers.Dense(n_classes, activation="softmax", name=f"m{member}_digits")(x)
-        )
-    probabilities = outputs[0] if members == 1 else keras.layers.Average(name="mean")(outputs)
+    x = pixels
+    for index, units in enumerate(hidden):
+        x = keras.layers.Dense(units, activation="relu", name=f"dense_{index}")(x)
+        x = keras.layers.Dropout(dropout, name=f"dropout_{index}")(x)
+    probabilities = keras.layers.Dense(n_classes, activation="softmax", name="digits")(x)
     return keras.Model(pixels, probabilities, name="notes_ocr_mlp")
-
-
-def member_outputs(model: keras.Model) -> list[keras.KerasTensor]:
-    """The probabilities of each of `build_mlp`'s members, in order."""
-    members = sorted(
-        (layer for layer in model.layers if layer.name.endswith("_digits")),
-        key=lambda layer: int(layer.name[1 : -len("_digits")]),
-    )
-    return [layer.output for layer in members]
 
 
 def export_weights(model: keras.Model, path: str | Path) -> None:
     """Write a model's Dense layers to an .npz that `Recognizer` runs with NumPy.
 
-    The file holds ``format``, ``activations`` (one name per Dense layer of a member) and
-    ``kernel_<i>`` / ``bias_<i>`` float32 arrays stacked over the members, (members, in,
-    out) and (members, out): plain arrays only, so it loads with allow_pickle=False.
-    Dropout is the identity at inference and is skipped, and the Average of members is
-    what the NumPy engine does with the stacked layers; any other layer is a ModelError,
+    The file holds ``format``, ``activations`` (one name per Dense layer) and ``kernel_<i>``
+    / ``bias_<i>`` float32 arrays: plain arrays only, so it loads with allow_pickle=False.
+    Dropout is the identity at inference and is skipped; any other layer is a ModelError,
     since the NumPy engine would silently compute something else.
     """
     import keras
 
-    per_member: dict[str, list[keras.layers.Dense]] = {}
+    arrays: dict[str, np.ndarray] = {}
+    activations: list[str] = []
     for layer in model.layers:
         if isinstance(layer, keras.layers.InputLayer | keras.layers.Dropout):
-            continue
-        if isinstance(layer, keras.layers.Average) and layer is model.layers[-1]:
             continue
         if not isinstance(layer, keras.layers.Dense):
             raise ModelError(
                 f"cannot export layer {layer.name!r} ({type(layer).__name__}): "
-                "only Dense, Dropout and a final Average layer are supported"
+                "only Dense and Dropout layers are supported"
             )
         activation = layer.get_config()["activation"]
         if activation not in ACTIVATIONS:
             raise ModelError(f"cannot export layer {layer.name!r}: activation {activation!r}")
-        # build_mlp's names say which member a layer belongs to; a plain chain is one member.
-        member = re.match(r"(m\d+_)?", layer.name).group()
-        per_member.setdefault(member, []).append(layer)
-    members = list(per_member.values())
-    if not members:
+        kernel = np.asarray(layer.kernel.numpy(), dtype=np.float32)
+        if layer.use_bias:
+            bias = np.asarray(layer.bias.numpy(), dtype=np.float32)
+        else:
+            bias = np.zeros(kernel.shape[1], np.float32)
+        index = len(activations)
+        arrays[f"kernel_{index}"] = kernel
+        arrays[f"bias_{index}"] = bias
+        activations.append(activation)
+    if not activations:
         raise ModelError(f"cannot export model {model.name!r}: it has no Dense layer")
-
-    def signature(layers: list[keras.layers.Dense]) -> list[tuple]:
-        return [(layer.get_config()["activation"], tuple(layer.kernel.shape)) for layer in layers]
-
-    if any(signature(layers) != signature(members[0]) for layers in members[1:]):
-        raise ModelError(f"cannot export model {model.name!r}: its members differ in shape")
-    activations = [activation for activation, _ in signature(members[0])]
-    arrays: dict[str, np.ndarray] = {}
-    for index, stacked in enumerate(zip(*members, strict=True)):
-        arrays[f"kernel_{index}"] = np.stack([layer.kernel.numpy() for layer in stacked])
-        arrays[f"bias_{index}"] = np.stack(
-            [
-                layer.bias.numpy() if layer.use_bias else np.zeros(layer.kernel.shape[1])
-                for layer in stacked
-            ]
-        )
-    arrays = {name: array.astype(np.float32) for name, array in arrays.items()}
     with open(path, "wb") as file:  # np.savez would append ".npz" to other names
         np.savez(
             file,
@@ -775,21 +739,17 @@ def train(
     log(f"precision: {precision}")
     keras.mixed_precision.set_global_policy(precision)
     try:
-        model = build_mlp(config.hidden, config.dropout, n_classes, config.members)
+        model = build_mlp(config.hidden, config.dropout, n_classes)
     finally:
         keras.mixed_precision.set_global_policy("float32")
     steps_per_epoch = math.ceil((len(digits) + n_negatives) / config.batch_size)
     schedule = keras.optimizers.schedules.CosineDecay(
         config.learning_rate, decay_steps=max(1, config.epochs * steps_per_epoch)
     )
-    # Each member learns from its own loss, not the mean's: trained through the mean, they
-    # would learn to make up for each other instead of each reading every digit.
-    members = member_outputs(model)
-    trainer = keras.Model(model.input, members)
-    trainer.compile(
+    model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=schedule),
-        loss=["sparse_categorical_crossentropy"] * len(members),
-        metrics=[["accuracy"]] * len(members),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
     )
 
     # One generator per epoch, so an epoch's augmentation depends on the seed alone and not
@@ -825,23 +785,21 @@ def train(
             if epoch + 1 < config.epochs:
                 pending = pool.submit(epoch_inputs, epoch + 1)
             fit_started = time.perf_counter()
-            history = trainer.fit(
+            history = model.fit(
                 inputs,
-                [targets] * len(members),
-                sample_weight=[weights] * len(members),
+                targets,
+                sample_weight=weights,
                 batch_size=config.batch_size,
                 epochs=epoch + 1,
                 initial_epoch=epoch,
                 shuffle=True,
                 verbose=0,
             )
-            step = int(trainer.optimizer.iterations.numpy())
-            last = {name: values[-1] for name, values in history.history.items()}
-            accuracy = np.mean([value for name, value in last.items() if "accuracy" in name])
+            step = int(model.optimizer.iterations.numpy())
             log(
                 f"epoch {epoch + 1}/{config.epochs}: "
-                f"loss {last['loss'] / len(members):.4f} "
-                f"accuracy {accuracy:.4f} "
+                f"loss {history.history['loss'][-1]:.4f} "
+                f"accuracy {history.history['accuracy'][-1]:.4f} "
                 f"lr {float(schedule(step)):.2e} "
                 f"({time.perf_counter() - fit_started:.1f} s fit, {augment_s:.1f} s augment, "
                 f"{time.perf_counter() - started:.0f} s total)"
@@ -849,7 +807,7 @@ def train(
 
     keras_path = out_dir / KERAS_NAME
     # A fresh uncompiled float32 copy has no optimizer state: the file is a third of the size.
-    clean = build_mlp(config.hidden, config.dropout, n_classes, config.members)
+    clean = build_mlp(config.hidden, config.dropout, n_classes)
     clean.set_weights(model.get_weights())
     clean.save(keras_path)
     export_weights(clean, out_dir / NPZ_NAME)

@@ -81,8 +81,8 @@ def test_touching_pairs_are_rejected_and_digits_are_not(mnist: Mnist, shipped: R
 def test_ten_output_model_still_loads_and_never_rejects(tmp_path, mnist: Mnist):
     model = dict(np.load(MODEL_DIR / "mlp.npz", allow_pickle=False))
     last = len(model["activations"]) - 1
-    model[f"kernel_{last}"] = model[f"kernel_{last}"][..., :NOT_DIGIT]
-    model[f"bias_{last}"] = model[f"bias_{last}"][..., :NOT_DIGIT]
+    model[f"kernel_{last}"] = model[f"kernel_{last}"][:, :NOT_DIGIT]
+    model[f"bias_{last}"] = model[f"bias_{last}"][:NOT_DIGIT]
     np.savez(tmp_path / "mlp.npz", **model)
     ten = Recognizer.load(tmp_path)
     assert ten.n_outputs == 10 and not ten.rejects
@@ -90,27 +90,6 @@ def test_ten_output_model_still_loads_and_never_rejects(tmp_path, mnist: Mnist):
     np.testing.assert_array_equal(ten.digit_probability(mnist.x_test[:50]), np.ones(50))
     labels, _ = ten.classify(mnist.x_test[:500])
     assert (labels == mnist.y_test[:500]).mean() > 0.95  # the digit outputs alone still read
-
-
-def test_a_model_reads_as_the_mean_of_its_members(tmp_path, mnist: Mnist):
-    shipped = dict(np.load(MODEL_DIR / "mlp.npz", allow_pickle=False))
-    first = {name: array[:1] if name.startswith(("kernel_", "bias_")) else array
-             for name, array in shipped.items()}
-    # A second member that reads differently: the first with its outputs shuffled.
-    last = f"kernel_{len(shipped['activations']) - 1}"
-    second = dict(first, **{last: np.random.default_rng(0).permutation(first[last], axis=2)})
-    both = {name: np.concatenate([first[name], second[name]])
-            if name.startswith(("kernel_", "bias_")) else array for name, array in first.items()}
-    probabilities = {}
-    for name, model in {"first": first, "second": second, "both": both}.items():
-        np.savez(tmp_path / f"{name}.npz", **model)
-        probabilities[name] = Recognizer.load(tmp_path / f"{name}.npz").predict_proba(
-            mnist.x_test[:300]
-        )
-    assert np.abs(probabilities["first"] - probabilities["second"]).max() > 0.1
-    np.testing.assert_allclose(
-        probabilities["both"], (probabilities["first"] + probabilities["second"]) / 2, atol=1e-6
-    )
 
 
 def test_probabilities_sum_to_one(mnist: Mnist, shipped: Recognizer):
@@ -192,7 +171,7 @@ def test_foreign_npz_is_a_model_error(tmp_path):
 
 def test_npz_with_wrong_shapes_is_a_model_error(tmp_path):
     model = dict(np.load(MODEL_DIR / "mlp.npz", allow_pickle=False))
-    model["kernel_0"] = model["kernel_0"][:, :100]
+    model["kernel_0"] = model["kernel_0"][:100]
     broken = tmp_path / "broken.npz"
     np.savez(broken, **model)
     with pytest.raises(ModelError) as error:
@@ -203,8 +182,8 @@ def test_npz_with_wrong_shapes_is_a_model_error(tmp_path):
 def test_npz_with_other_output_count_is_a_model_error(tmp_path):
     model = dict(np.load(MODEL_DIR / "mlp.npz", allow_pickle=False))
     last = len(model["activations"]) - 1
-    model[f"kernel_{last}"] = np.pad(model[f"kernel_{last}"], ((0, 0), (0, 0), (0, 1)))
-    model[f"bias_{last}"] = np.pad(model[f"bias_{last}"], ((0, 0), (0, 1)))
+    model[f"kernel_{last}"] = np.pad(model[f"kernel_{last}"], ((0, 0), (0, 1)))
+    model[f"bias_{last}"] = np.pad(model[f"bias_{last}"], (0, 1))
     twelve = tmp_path / "twelve.npz"
     np.savez(twelve, **model)
     with pytest.raises(ModelError, match="10 or 11") as error:
