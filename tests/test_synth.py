@@ -375,3 +375,14 @@ def test_write_page(mnist, tmp_path) -> None:
     assert np.abs(back - page.image).mean() < 3
     with pytest.raises(ValueError):
         write_page(page, tmp_path / "page.tiff")
+
+
+def test_conditions_benchmark_reads_a_page_under_one_changed_condition(mnist):
+    from benchmarks.conditions import CONDITIONS, score_condition
+    from notes_ocr import Scanner
+
+    assert "tilt 5 degrees" in CONDITIONS
+    scores = score_condition(CONDITIONS["tilt 5 degrees"], 2, Scanner(), mnist)
+    assert [scores[hand].pages for hand in ("mnist", "script", "all")] == [1, 1, 2]
+    assert scores["all"].lines == scores["mnist"].lines + scores["script"].lines >= 6
+    assert scores["all"].cer < 0.2  # read, not merely run
