@@ -71,8 +71,9 @@ SPLIT_WIDTH = 0.8
 MIN_PIECE_WIDTH = 0.15
 CUT_SPACING = 0.3
 MAX_CUTS = 4
-# Nearly touching digits are pulled apart where the blob's strong ink, eroded by JOIN_ERODE
-# px, falls into cores each holding at least MIN_PART of its ink (see pull_apart).
+# Nearly touching digits are pulled apart where what is left of the blob's strong ink once
+# it is eroded by JOIN_ERODE px falls into cores of at least MIN_PART of its ink each (see
+# pull_apart).
 JOIN_ERODE = 1
 MIN_PART = 0.15
 
@@ -368,9 +369,9 @@ def pieces_of(
     ``labels`` and ``stats`` are as ``cv2.connectedComponentsWithStats`` gives them
     (label 0 the background; a component of area 0 is ignored), ``strong`` the ink's
     firmest pixels (bool, as ``label_ink`` gives them; the whole ink when there is no
-    telling). Specks and shapes no digit
-    could be are dropped, pieces of a broken digit that are plainly one (stacked, or a
-    small piece on a big one) are joined, and every blob wide enough to hold touching
+    telling). Specks and shapes no digit could be are dropped, pieces of a broken digit
+    that are plainly one (stacked, or a small piece on a big one) are joined, nearly
+    touching digits are pulled apart, and every blob wide enough to hold touching
     digits is cut at each column where two digits could meet. Which pieces make up which
     digit is left to the decoder (``decode.propose`` and ``decode.choose``), which asks
     the classifier. Returns the pieces and the typical digit height (0 with no ink).
