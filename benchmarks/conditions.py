@@ -20,7 +20,7 @@ from pathlib import Path
 
 import cv2
 
-from benchmarks.metrics import Score
+from benchmarks.metrics import Score, total
 from benchmarks.synth import STYLES, PageSpec, make_page
 from notes_ocr import Scanner
 from notes_ocr.mnist import load_mnist
@@ -64,8 +64,7 @@ def score_condition(change: dict, pages: int, scanner: Scanner, mnist) -> dict[s
             raise RuntimeError("JPEG encoding failed")
         read = scanner.scan_array(cv2.imdecode(data, cv2.IMREAD_COLOR))
         scores[style].add([line.text for line in read.lines], page.lines)
-    scores["all"] = Score(**{name: sum(getattr(score, name) for score in scores.values())
-                             for name in Score.__dataclass_fields__})
+    scores["all"] = total(list(scores.values()))
     return scores
 
 

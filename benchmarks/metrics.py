@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 
@@ -65,3 +66,9 @@ class Score:
     @property
     def exact_page_rate(self) -> float:
         return self.pages_exact / max(self.pages, 1)
+
+
+def total(scores: list[Score]) -> Score:
+    """The sum of page scores."""
+    fields = [f.name for f in dataclasses.fields(Score)]
+    return Score(**{f: sum(getattr(s, f) for s in scores) for f in fields})

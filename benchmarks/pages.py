@@ -23,7 +23,6 @@ truth). A PNG plot compares the two per family.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import hashlib
 import json
 import os
@@ -38,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.metrics import Score
+from benchmarks.metrics import Score, total
 from benchmarks.synth import PAPERS, PageSpec, make_page, random_spec, write_page
 
 HERE = Path(__file__).resolve().parent
@@ -187,12 +186,6 @@ def page_scores(truth: dict[str, list[str]], read: dict[str, list[str]]) -> dict
         score.add(read.get(name, []), lines)
         scores[name] = score
     return scores
-
-
-def total(scores: list[Score]) -> Score:
-    """The sum of page scores."""
-    fields = [f.name for f in dataclasses.fields(Score)]
-    return Score(**{f: sum(getattr(s, f) for s in scores) for f in fields})
 
 
 def by_family(scores: dict[str, Score]) -> dict[str, Score]:

@@ -98,8 +98,8 @@ def test_digits_joined_by_faint_ink_are_read_as_two(mnist, recognizer):
         assert len(pull_apart(blob, HEIGHT, cores)) == 2
         pieces, digit_height = pieces_of(labels, stats, strong)
         proposal = propose(pieces, digit_height)
-        labels, confidences, _ = recognizer.interpret(recognizer.predict_proba(proposal.images))
-        read = "".join(str(labels[c]) for c in choose(proposal, labels, confidences))
+        digits, confidences, _ = recognizer.interpret(recognizer.predict_proba(proposal.images))
+        read = "".join(str(digits[c]) for c in choose(proposal, digits, confidences))
         right += read == f"7{pair}2"
     assert right >= 8, f"{right} of {len(pairs)} pairs joined by faint ink read right"
 

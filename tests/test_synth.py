@@ -10,6 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
+from benchmarks.conditions import CONDITIONS, score_condition
 from benchmarks.synth import (
     GLYPHS,
     PAPERS,
@@ -24,6 +25,7 @@ from benchmarks.synth import (
     script_digit,
     write_page,
 )
+from notes_ocr import Scanner
 from notes_ocr.errors import DataError
 from notes_ocr.mnist import load_mnist
 from notes_ocr.normalize import fit_to_mnist
@@ -378,9 +380,6 @@ def test_write_page(mnist, tmp_path) -> None:
 
 
 def test_conditions_benchmark_reads_a_page_under_one_changed_condition(mnist):
-    from benchmarks.conditions import CONDITIONS, score_condition
-    from notes_ocr import Scanner
-
     assert "tilt 5 degrees" in CONDITIONS
     scores = score_condition(CONDITIONS["tilt 5 degrees"], 2, Scanner(), mnist)
     assert [scores[hand].pages for hand in ("mnist", "script", "all")] == [1, 1, 2]
