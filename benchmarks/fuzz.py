@@ -42,7 +42,7 @@ from notes_ocr.batch import recover_jsonl
 from notes_ocr.errors import ModelError, NotesOcrError
 from notes_ocr.pipeline import Scanner
 from notes_ocr.recognizer import MODEL_FORMAT, N_PIXELS, Recognizer
-from notes_ocr.sources import decode, page_count, quiet_opencv
+from notes_ocr.sources import count_pages, decode, quiet_opencv
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 FUZZ_PATH = Path("fuzzed")
@@ -135,10 +135,10 @@ hostile_bytes = st.one_of(
 
 
 def decode_bytes(example: tuple[bytes, int | None]) -> str:
-    """``sources.decode`` (every page or one), and ``page_count``, of hostile bytes."""
+    """``sources.decode`` (every page or one), and ``count_pages``, of hostile bytes."""
     data, number = example
     try:
-        count = page_count(data, FUZZ_PATH)
+        count = count_pages(FUZZ_PATH, data)
         pages = decode(data, FUZZ_PATH, number, FUZZ_MAX_PIXELS)
     except NotesOcrError as exc:
         return one_line(exc)

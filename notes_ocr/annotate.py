@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -13,7 +12,7 @@ import cv2
 import numpy as np
 
 from notes_ocr.errors import NotesOcrError
-from notes_ocr.results import Box, Page, current_umask
+from notes_ocr.results import Box, Page, new_file_mode, temporary_beside
 from notes_ocr.sources import MAX_PIXELS, read_page
 
 GOOD = (40, 150, 40)  # BGR
@@ -80,11 +79,9 @@ def write_whole(target: Path, data: bytes, mode: int) -> None:
     Python writes it, not OpenCV's image writer, which crashes the process on a name that is
     not UTF-8.
     """
-    handle, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part",
-                                    dir=target.parent)
+    handle, name = temporary_beside(target, mode)
     try:
         with open(handle, "wb") as file:
-            os.fchmod(handle, mode)
             file.write(data)
         os.replace(name, target)
     except BaseException:
@@ -110,7 +107,7 @@ class Annotator:
         self.max_pixels = max_pixels
         # As open() would make the files; read here, since reading the mask means setting
         # it for a moment, which the drawing threads must not race.
-        self.mode = 0o666 & ~current_umask()
+        self.mode = new_file_mode()
         self.pool = ThreadPoolExecutor(threads, thread_name_prefix="annotate")
         self.pending: deque[tuple[Page, Future]] = deque()
         self.limit = 2 * threads

@@ -349,13 +349,11 @@ def failed(future: Future) -> bool:
     return not future.done() or future.exception() is not None
 
 
-def timeout_record(item: PageTask | Page, seconds: float | None) -> Prepared:
+def timeout_record(task: PageTask, seconds: float | None) -> Prepared:
     """The answer for a page given up after ``seconds``: its PageTimeout record."""
-    if isinstance(item, Page):
-        return Prepared(None, record=item)
-    error = PageTimeout(f"{item.source}: page {item.page} was still being read after "
+    error = PageTimeout(f"{task.source}: page {task.page} was still being read after "
                         f"{seconds:g} s; stopped (--page-timeout)")
-    return Prepared(item, record=error_record(item.source, item.page, error))
+    return Prepared(task, record=error_record(task.source, task.page, error))
 
 
 class WorkerPool:
@@ -422,12 +420,12 @@ class WorkerPool:
             )
             return Prepared(item, record=Page(item.source, item.page, 0, 0, error=error))
 
-    def give_up(self, item: PageTask | Page) -> Prepared:
-        """Stop the workers, stuck on ``item``, start fresh ones, and give the page's
+    def give_up(self, task: PageTask) -> Prepared:
+        """Stop the workers, stuck on ``task``, start fresh ones, and give the page's
         PageTimeout record; the other pages in flight fail with BrokenProcessPool."""
         self.kill()
         self.restart()
-        return timeout_record(item, self.page_timeout)
+        return timeout_record(task, self.page_timeout)
 
     def close(self) -> None:
         self.executor.shutdown(wait=True, cancel_futures=True)

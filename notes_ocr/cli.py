@@ -165,24 +165,24 @@ def positive_int(text: str) -> int:
 
 def pixel_count(text: str) -> int | None:
     """A pixel limit, as a whole number or like 100e6; 0 is no limit (None)."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0 <= value < float("inf") or value != int(value):
-        raise argparse.ArgumentTypeError(f"expected a number of pixels such as 100e6, got {text!r}")
+    value = limit(text, "a number of pixels such as 100e6", whole=True)
     return int(value) or None
 
 
 def seconds(text: str) -> float | None:
     """A time limit in seconds; 0 is no limit (None)."""
+    return limit(text, "a number of seconds") or None
+
+
+def limit(text: str, expected: str, whole: bool = False) -> float:
+    """A finite number, 0 or more (a whole one if ``whole``), or argparse's error."""
     try:
         value = float(text)
     except ValueError:
         value = -1.0
-    if not 0 <= value < float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}")
-    return value or None
+    if not 0 <= value < float("inf") or (whole and value != int(value)):
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
+    return value
 
 
 def parse_hidden(text: str) -> tuple[int, ...]:

@@ -14,7 +14,6 @@ import base64
 import contextlib
 import html
 import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
@@ -25,7 +24,7 @@ import numpy as np
 
 from notes_ocr.annotate import DOUBTFUL_BELOW, draw_page
 from notes_ocr.errors import NotesOcrError
-from notes_ocr.results import Line, Page, current_umask, printable_page
+from notes_ocr.results import Line, Page, printable_page, temporary_beside
 
 THUMBNAIL_QUALITY = 80  # JPEG quality of the embedded thumbnails
 
@@ -94,11 +93,8 @@ class HtmlReport:
         if self.target.is_dir():  # said now, not once the whole batch has been read
             raise NotesOcrError(f"{path}: cannot write the report (is a folder)")
         with self.writing():
-            handle, name = tempfile.mkstemp(prefix=f".{self.target.name}.", suffix=".part",
-                                            dir=self.target.parent)
-            self.temporary = Path(name)
+            handle, self.temporary = temporary_beside(self.target)
             self.stream = open(handle, "w", encoding="utf-8")
-            os.fchmod(handle, 0o666 & ~current_umask())  # as open() would have made it
             self.stream.write(
                 "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
                 f"<title>{html.escape(title)}</title>\n<style>{STYLE}</style></head>\n"

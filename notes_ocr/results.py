@@ -229,10 +229,7 @@ def output_file(path: Path, fmt: str, append: bool = False) -> Iterator[IO[str]]
             stream = open(target, "a" if append else "w", encoding="utf-8", newline="")
             temporary = None
         else:
-            handle, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part",
-                                            dir=target.parent)
-            temporary = Path(name)
-            os.fchmod(handle, 0o666 & ~current_umask())  # as open() would have made it
+            handle, temporary = temporary_beside(target)
             stream = open(handle, "w", encoding="utf-8", newline="")
     except OSError as exc:
         raise NotesOcrError(f"{path}: cannot write the results ({exc.strerror or exc})") from None
@@ -251,8 +248,23 @@ def output_file(path: Path, fmt: str, append: bool = False) -> Iterator[IO[str]]
                 temporary.unlink()
 
 
-def current_umask() -> int:
-    """The process's file-creation mask (only readable by setting it, so set it back)."""
+def temporary_beside(target: Path, mode: int | None = None) -> tuple[int, Path]:
+    """A new empty file, open for writing (its descriptor and its path), under a hidden
+    temporary name beside ``target``, to be renamed over ``target`` once complete. Its
+    permissions are ``mode``, or by default what ``open`` would have given ``target``."""
+    handle, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    try:
+        os.fchmod(handle, new_file_mode() if mode is None else mode)
+    except OSError:
+        os.close(handle)
+        os.unlink(name)
+        raise
+    return handle, Path(name)
+
+
+def new_file_mode() -> int:
+    """The permissions ``open`` gives a new file: 0o666 less the process's umask (only
+    readable by setting it, so it is set back)."""
     mask = os.umask(0o022)
     os.umask(mask)
-    return mask
+    return 0o666 & ~mask

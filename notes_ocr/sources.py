@@ -9,6 +9,7 @@ TIFFs), CMYK JPEG, or RGBA with transparent paper (taken as white).
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import re
@@ -207,39 +208,29 @@ def file_format(data: bytes, path: Path) -> str:
     return kind
 
 
-def count_pages(path: str | os.PathLike) -> int:
+def count_pages(path: str | os.PathLike, data: bytes | None = None) -> int:
     """How many pages a file holds, from as little of it as tells: PDFs and TIFFs may
-    hold several, other images one.
+    hold several, other images one. ``data`` is the file's bytes, when they are read already.
 
     Raises UnreadableFile or UndecodableImage when that much already shows the file cannot
     be read; a file whose pages cannot be counted counts as one, and reading it says why.
     """
     path = Path(path)
-    kind = file_format(read_bytes(path, SNIFF_BYTES), path)
+    kind = file_format(read_bytes(path, SNIFF_BYTES) if data is None else data, path)
     if kind not in MULTI_PAGE:
         return 1
     # From the open file, not its name: pdfium takes names as UTF-8, which not every name
     # is, and OpenCV's imcount crashes the process on such a name. Only what tells is read.
-    with open_file(path) as file:
-        return multi_page_count(kind, file, file_reader(file), path)
-
-
-def page_count(data: bytes, path: Path) -> int:
-    """``count_pages`` of a file's bytes already read."""
-    kind = file_format(data, path)
-    return multi_page_count(kind, data, bytes_reader(data), path) if kind in MULTI_PAGE else 1
-
-
-def multi_page_count(kind: str, source, read: Reader, path: Path) -> int:
-    """The pages of a PDF (``source``: its bytes or open file) or a TIFF (``read``)."""
-    if kind == "pdf":
-        with PDFIUM_LOCK:
-            document = open_pdf(source, path)
-            try:
-                return len(document)
-            finally:
-                document.close()
-    return max(1, len(tiff_sizes(read)))
+    with open_file(path) if data is None else contextlib.nullcontext(data) as source:
+        if kind == "pdf":
+            with PDFIUM_LOCK:
+                document = open_pdf(source, path)
+                try:
+                    return len(document)
+                finally:
+                    document.close()
+        read = bytes_reader(data) if data is not None else file_reader(source)
+        return max(1, len(tiff_sizes(read)))
 
 
 def read_pages(path: str | os.PathLike, max_pixels: int | None = MAX_PIXELS) -> list[PageImage]:
@@ -678,7 +669,7 @@ def iter_pages(
     for path in list_inputs(paths):
         try:
             data = read_bytes(path)
-            count = page_count(data, path)
+            count = count_pages(path, data)
         except InputError as exc:
             yield UnreadableSource(str(path), exc)
             continue

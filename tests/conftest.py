@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -21,3 +24,10 @@ def pen_digit(digit: np.ndarray, height: int) -> np.ndarray:
     scale = height / crop.shape[0]
     width = max(1, round(crop.shape[1] * scale))
     return cv2.resize(crop, (width, height), interpolation=cv2.INTER_CUBIC) > 127
+
+
+def run_cli(*args: str, text: bool = True) -> subprocess.CompletedProcess:
+    """``notes-ocr ARGS`` in a process of its own; output as bytes when not ``text`` (names
+    that are not UTF-8)."""
+    return subprocess.run([sys.executable, "-m", "notes_ocr", *args], capture_output=True,
+                          text=text, timeout=300)

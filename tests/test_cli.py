@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import run_cli
 
 from notes_ocr.cli import main
 
@@ -127,12 +128,6 @@ def test_usage_errors_exit_2(args, capsys):
         main(args)
     assert exit_info.value.code == 2
     assert "usage:" in capsys.readouterr().err
-
-
-def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "notes_ocr", *args], capture_output=True, text=True, timeout=120
-    )
 
 
 def test_real_process_exit_codes_and_no_traceback(mixed_folder):

@@ -13,6 +13,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from conftest import run_cli
 from hostile_corpus import BOMB_SIDE, build_corpus, jpeg_bomb, png_bomb
 
 import notes_ocr
@@ -36,11 +37,6 @@ def corpus(tmp_path_factory):
     return root, entries
 
 
-def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "notes_ocr", *args], capture_output=True,
-                          timeout=300)
-
-
 def jsonl(data: bytes) -> list[dict]:
     return [json.loads(line) for line in data.decode("utf-8").splitlines()]
 
@@ -49,7 +45,8 @@ def jsonl(data: bytes) -> list[dict]:
 def alone(corpus) -> list[dict]:
     """The good pages' records, scanned without the corpus."""
     root, _ = corpus
-    done = run_cli("scan", "--format", "jsonl", *(str(root / "good" / n) for n in GOOD))
+    done = run_cli("scan", "--format", "jsonl", *(str(root / "good" / n) for n in GOOD),
+                   text=False)
     assert done.returncode == 0, done.stderr
     return jsonl(done.stdout)
 
@@ -71,7 +68,7 @@ def test_mixed_batch_records_every_file_and_loses_no_good_page(corpus, alone, tm
     root, entries = corpus
     out = tmp_path / "out.jsonl"
     good = [str(root / "good" / name) for name in GOOD]
-    done = run_cli("scan", "-o", str(out), good[0], str(root / "corpus"), good[1])
+    done = run_cli("scan", "-o", str(out), good[0], str(root / "corpus"), good[1], text=False)
 
     assert done.returncode == 1
     stderr = done.stderr.decode("utf-8")
@@ -290,7 +287,7 @@ def test_files_whose_names_are_not_utf8_read_in_every_format(tmp_path):
         (tmp_path / f"{name}{suffix}").write_bytes(cv2.imencode(suffix, page)[1].tobytes())
     make_pdf(tmp_path / "scan.pdf", [page])  # Pillow puts the name in the PDF: UTF-8 only
     (tmp_path / "scan.pdf").rename(tmp_path / f"{name}.pdf")
-    done = run_cli("scan", "--format", "jsonl", str(tmp_path))
+    done = run_cli("scan", "--format", "jsonl", str(tmp_path), text=False)
     assert done.returncode == 0, done.stderr
     records = jsonl(done.stdout)
     assert [Path(r["source"]).suffix for r in records] == [".jpg", ".pdf", ".png", ".tif"]
