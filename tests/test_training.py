@@ -9,10 +9,12 @@ keras = pytest.importorskip("keras")
 
 # Keras 3.15's own saving code trips NumPy 2's __array__(copy=...) deprecation.
 
+from notes_ocr import training  # noqa: E402
 from notes_ocr.errors import ModelError  # noqa: E402
 from notes_ocr.mnist import Mnist, load_mnist  # noqa: E402
 from notes_ocr.recognizer import NOT_DIGIT, Recognizer  # noqa: E402
 from notes_ocr.training import (  # noqa: E402
+    AUG_SIDE,
     NEGATIVE_KINDS,
     TrainConfig,
     augment_digits,
@@ -159,6 +161,30 @@ def test_augment_is_reproducible_and_handles_empty_input(mnist: Mnist):
     assert (first != other).any()
     empty = augment_digits(np.zeros((0, 28, 28), np.uint8), np.random.default_rng(0))
     assert empty.shape == (0, 28, 28)
+
+
+def test_specks_fall_beside_some_digits_and_leave_the_rest(mnist: Mnist):
+    digits = mnist.x_train[:2000]
+    canvas = np.zeros((len(digits), AUG_SIDE, AUG_SIDE), np.uint8)
+    offset = (AUG_SIDE - 56) // 2
+    canvas[:, offset : offset + 56, offset : offset + 56] = np.repeat(np.repeat(digits, 2, 1), 2, 2)
+    before = canvas.copy()
+    eligible = np.arange(len(digits)) % 2 == 0
+    training._add_specks(canvas, np.random.default_rng(3), eligible)
+    changed = canvas != before
+    specked = changed.any(axis=(1, 2))
+    assert not specked[~eligible].any()
+    assert abs(specked[eligible].mean() - training.P_SPECKS) < 0.03
+    # Every speck lies within reach of its digit's ink box: its centre within SPECK_REACH,
+    # its ink at most a dash further.
+    left, right, top, bottom = training._ink_boxes(before[specked] >= training.FAINT)
+    speck_left, speck_right, speck_top, speck_bottom = training._ink_boxes(changed[specked])
+    far = training.SPECK_REACH + training.DASH_LENGTH[1] + training.DASH_THICKNESS[1]
+    assert (speck_left >= left - far).all() and (speck_right <= right + far).all()
+    assert (speck_top >= top - far).all() and (speck_bottom <= bottom + far).all()
+    # Specks are small beside the digit.
+    ink = (before[specked] >= training.FAINT).sum(axis=(1, 2))
+    assert (changed[specked].sum(axis=(1, 2)) < 0.5 * ink).mean() > 0.95
 
 
 def test_negatives_are_scanner_framed_and_reproducible(mnist: Mnist):
