@@ -85,7 +85,7 @@ class Scanner:
     def finish_lines(self, prepared: PreparedPage, probabilities: np.ndarray) -> list[Line]:
         """A prepared page's lines, given the classifier's output for its candidates."""
         proposal = prepared.proposal
-        labels, confidences, digit_probability = self.recognizer.interpret(probabilities)
+        labels, confidences, _ = self.recognizer.interpret(probabilities)
         chosen = choose(proposal, labels, confidences)
         if chosen.size == 0:
             return []
@@ -97,12 +97,14 @@ class Scanner:
             for c, box in zip(chosen, page_boxes, strict=True)
         ]
         layout = group_lines(proposal.boxes[chosen])
-        # A line the classifier takes for no digits at all is a row of marks (ticks, arrows,
-        # a scribble): drop it. Inside a line of digits a doubtful blob stays, since it is
-        # more likely two touching digits than a mark.
+        # A line whose digits the classifier reads at worse than even odds on the whole is a
+        # row of marks (ticks, arrows, a scribble) cut into digit-like pieces: drop it.
+        # Inside a line of digits a doubtful blob stays, since it is more likely two
+        # touching digits than a mark. (A digit's confidence is at most its probability of
+        # being a digit at all, so this also drops what the classifier takes for no digit.)
         layout = [
             line for line in layout
-            if np.mean(digit_probability[chosen[[i for group in line for i in group]]]) >= 0.5
+            if np.mean(confidences[chosen[[i for group in line for i in group]]]) >= 0.5
         ]
         return [make_line([[digits[i] for i in group] for group in line]) for line in layout]
 

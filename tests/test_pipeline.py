@@ -113,6 +113,25 @@ def draw_marks(image: np.ndarray, rng: np.random.Generator, top: int) -> None:
     cv2.polylines(image, [wave], False, ink, 3, cv2.LINE_AA)
     cv2.arrowedLine(image, (800, y + 20), (980, y + 40), ink, 4, cv2.LINE_AA, tipLength=0.25)
 
+def test_a_line_read_at_worse_than_even_odds_is_dropped(mnist):
+    # Two lines of real digits; the classifier's output for the second is replaced by a
+    # reading that is sure each candidate is a digit but not which: a row of marks cut
+    # into digit-like pieces reads like that.
+    page = make_page(PageSpec(paper="plain", ink="black", n_lines=2, seed=3), mnist.x_test,
+                     mnist.y_test)
+    scanner = Scanner()
+    prepared = prepare(PageImage("page", 1, to_grey(page.image)))
+    probabilities = scanner.recognizer.predict_proba(prepared.images)
+    assert [line.text for line in scanner.finish_lines(prepared, probabilities)] == page.lines
+    proposal = prepared.proposal
+    assert len(proposal.line_starts) == 3  # two lines of pieces
+    second_line = proposal.start >= proposal.line_starts[1]
+    doubtful = probabilities.copy()
+    doubtful[second_line] = 0.0
+    doubtful[second_line, :4] = [0.45, 0.2, 0.2, 0.15]  # a digit for sure, but no clear one
+    assert [line.text for line in scanner.finish_lines(prepared, doubtful)] == page.lines[:1]
+
+
 def test_marks_that_are_not_digits_do_not_become_digits(mnist):
 
     spec = PageSpec(paper="plain", ink="blue", n_lines=3, noise=1.0, specks=0, seed=21)
