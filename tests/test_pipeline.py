@@ -33,8 +33,8 @@ def group_sizes(lines: list[str]) -> list[list[int]]:
 def test_segmentation_finds_every_digit_in_order(mnist, spec):
     page = make_page(spec, mnist.x_test, mnist.y_test)
     prepared = prepare(PageImage("page", 1, to_grey(page.image)))
-    probabilities = Scanner().recognizer.predict_proba(prepared.images)
-    labels, confidences, _ = Scanner().recognizer.interpret(probabilities)
+    recognizer = Scanner().recognizer
+    labels, confidences, _ = recognizer.interpret(recognizer.predict_proba(prepared.images))
     boxes = prepared.proposal.boxes[choose(prepared.proposal, labels, confidences)]
 
     digit_count = sum(len(line.replace(" ", "")) for line in page.lines)

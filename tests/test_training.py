@@ -165,9 +165,13 @@ def test_augment_is_reproducible_and_handles_empty_input(mnist: Mnist):
 
 def test_specks_fall_beside_some_digits_and_leave_the_rest(mnist: Mnist):
     digits = mnist.x_train[:2000]
+    # The digits at the canvas' resolution, in its middle, as the augmentation draws them.
+    scale = training.AUG_UPSAMPLE
+    side = 28 * scale
+    offset = (AUG_SIDE - side) // 2
     canvas = np.zeros((len(digits), AUG_SIDE, AUG_SIDE), np.uint8)
-    offset = (AUG_SIDE - 56) // 2
-    canvas[:, offset : offset + 56, offset : offset + 56] = np.repeat(np.repeat(digits, 2, 1), 2, 2)
+    canvas[:, offset : offset + side, offset : offset + side] = digits.repeat(scale, 1).repeat(
+        scale, 2)
     before = canvas.copy()
     eligible = np.arange(len(digits)) % 2 == 0
     training._add_specks(canvas, np.random.default_rng(3), eligible)
