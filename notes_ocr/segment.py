@@ -76,6 +76,12 @@ MAX_CUTS = 4
 # pull_apart).
 JOIN_ERODE = 1
 MIN_PART = 0.15
+# A stroke drawn lightly or thinly, and softened by blur, can fall under the weak ink level
+# and break a digit (a 7 without its bar reads 1). It is kept where it is still a crest:
+# above CREST_LEVEL of the strong ink level, and above the mean of its two neighbours, in
+# the direction across the stroke, by CREST_HEIGHT of that level (see `crest_pixels`).
+CREST_LEVEL = 0.15
+CREST_HEIGHT = 0.1
 
 
 @dataclass(frozen=True)
@@ -195,6 +201,9 @@ def label_ink(
     joined to firm strokes survives while isolated paper noise does not. The strong level
     is Otsu's split of the non-paper pixels (darkness above 20 of 255), but never below
     ``floor``, so a blank page's noise is not taken for ink; the weak level is half of it.
+    The crests of faint thin strokes (``crest_pixels``) are weak pixels too: at the weak
+    level alone, a 7 drawn thinly loses its bar, a 9 its loop (page benchmark CER 3.65%
+    without them, 2.98% with; 4.01% and 3.08% on a set of pages never tuned on).
 
     Returns ``cv2.connectedComponentsWithStats``' labels and stats of the weak pixels, the
     area of each component without a strong pixel set to 0: it is not ink; and the strong
@@ -208,14 +217,32 @@ def label_ink(
         otsu, _ = cv2.threshold(candidates.reshape(1, -1), 0, 255,
                                 cv2.THRESH_BINARY + cv2.THRESH_OTSU)
         high = int(np.clip(otsu, floor, 153))
-    _, labels, stats, _ = cv2.connectedComponentsWithStats(
-        (smooth > high / 2).view(np.uint8), connectivity=8
-    )
+    ink = (smooth > high / 2) | crest_pixels(smooth, CREST_LEVEL * high, CREST_HEIGHT * high)
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(ink.view(np.uint8), connectivity=8)
     strong = smooth > high
     seeded = np.zeros(len(stats), bool)
     seeded[labels[strong]] = True
     stats[~seeded, cv2.CC_STAT_AREA] = 0
     return labels, stats, strong
+
+
+def crest_pixels(darkness: np.ndarray, level: float, height: float) -> np.ndarray:
+    """Pixels on the crest of a stroke: darker than ``level``, and darker than the mean of
+    their two neighbours by more than ``height / 2`` along one of the four directions
+    (rows, columns, diagonals), the one across the stroke.
+
+    The second difference across a thin stroke is large even where the stroke is faint,
+    while flat paper, noise-free gradients and the inside of a wide stroke have none.
+    """
+    padded = np.pad(darkness.astype(np.int16), 1, mode="edge")
+    centre = padded[1:-1, 1:-1]
+    lowest = np.minimum.reduce([
+        padded[1:-1, :-2] + padded[1:-1, 2:],  # left and right
+        padded[:-2, 1:-1] + padded[2:, 1:-1],  # above and below
+        padded[:-2, :-2] + padded[2:, 2:],  # the diagonals
+        padded[:-2, 2:] + padded[2:, :-2],
+    ])  # fmt: skip
+    return (centre > level) & (2 * centre - lowest > height)
 
 
 def remove_rulings(darkness: np.ndarray, min_length: int) -> np.ndarray:
