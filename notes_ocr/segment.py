@@ -226,6 +226,15 @@ def label_ink(
     return labels, stats, strong
 
 
+# Second differences across the four directions a stroke can cross a pixel's neighbours.
+_CREST_KERNELS = [
+    np.array([[-1, 2, -1]], np.float32),
+    np.array([[-1], [2], [-1]], np.float32),
+    np.array([[-1, 0, 0], [0, 2, 0], [0, 0, -1]], np.float32),
+    np.array([[0, 0, -1], [0, 2, 0], [-1, 0, 0]], np.float32),
+]
+
+
 def crest_pixels(darkness: np.ndarray, level: float, height: float) -> np.ndarray:
     """Pixels on the crest of a stroke: darker than ``level``, and darker than the mean of
     their two neighbours by more than ``height / 2`` along one of the four directions
@@ -234,15 +243,11 @@ def crest_pixels(darkness: np.ndarray, level: float, height: float) -> np.ndarra
     The second difference across a thin stroke is large even where the stroke is faint,
     while flat paper, noise-free gradients and the inside of a wide stroke have none.
     """
-    padded = np.pad(darkness.astype(np.int16), 1, mode="edge")
-    centre = padded[1:-1, 1:-1]
-    lowest = np.minimum.reduce([
-        padded[1:-1, :-2] + padded[1:-1, 2:],  # left and right
-        padded[:-2, 1:-1] + padded[2:, 1:-1],  # above and below
-        padded[:-2, :-2] + padded[2:, 2:],  # the diagonals
-        padded[:-2, 2:] + padded[2:, :-2],
-    ])  # fmt: skip
-    return (centre > level) & (2 * centre - lowest > height)
+    rise = None
+    for kernel in _CREST_KERNELS:  # 2 * centre - (one neighbour + the opposite one)
+        step = cv2.filter2D(darkness, cv2.CV_16S, kernel, borderType=cv2.BORDER_REPLICATE)
+        rise = step if rise is None else cv2.max(rise, step)
+    return (darkness > level) & (rise > height)
 
 
 def remove_rulings(darkness: np.ndarray, min_length: int) -> np.ndarray:
