@@ -78,7 +78,7 @@ def test_digits_joined_by_faint_ink_are_read_as_two(mnist, recognizer):
         left, second = (pen_digit(d, HEIGHT) for d in first_of(mnist, pair))
         mask = line_around([(left, 0), (second, left.shape[1] + 4)], mnist)
         # Blur fills the gap where the two come nearest: a bridge five pixels thick, fainter
-        # than the strokes.
+        # than the strokes but above the weak ink level.
         first_ink = canvas_with((left, 110))
         ends = np.where(first_ink.any(axis=1), 499 - np.argmax(first_ink[:, ::-1], axis=1), -1)
         rest = mask & ~first_ink
@@ -87,7 +87,7 @@ def test_digits_joined_by_faint_ink_are_read_as_two(mnist, recognizer):
         row = int(np.argmin(starts - ends))
         bridge = np.zeros_like(mask)
         bridge[row - 2 : row + 3, ends[row] - 2 : starts[row] + 3] = True
-        darkness = np.where(mask, 220, np.where(bridge, 100, 0)).astype(np.uint8)
+        darkness = np.where(mask, 220, np.where(bridge, 120, 0)).astype(np.uint8)
         labels, stats, strong = label_ink(darkness)
         assert len(np.unique(labels[bridge])) == 1 and not strong[row, ends[row] + 2]
         # One blob, which erosion alone leaves whole; its strong ink parts it in two.
