@@ -67,7 +67,8 @@ class Proposal:
     can_be_digit: np.ndarray  # (C,) bool: tall enough to be a digit
     lean: np.ndarray  # (C,) float: degrees the ink's main axis leans from upright
     boxes: np.ndarray  # (C, 4) int: x, y, w, h on the working page
-    images: np.ndarray  # (C, 28, 28) uint8: each candidate as an MNIST-style digit
+    images: np.ndarray  # (C, 28, 28) uint8: each candidate as an MNIST-style digit (blank
+    # where it cannot be one)
 
 
 def propose(pieces: list[Blob], digit_height: float) -> Proposal:
@@ -96,10 +97,12 @@ def propose(pieces: list[Blob], digit_height: float) -> Proposal:
     in_order = [piece for line in lines for piece in line]  # as ``start`` and ``stop`` count
     ink = np.cumsum([0, *(int(np.count_nonzero(piece.mask)) for piece in in_order)])
     skeleton = np.cumsum([0, *(skeleton_length(piece.mask) for piece in in_order)])
+    # A candidate too short to be a digit is never chosen: its image is left blank.
     images = np.zeros((len(blobs), MNIST_SIZE, MNIST_SIZE), np.uint8)
-    for i, (first, last, blob) in enumerate(zip(start, stop, blobs, strict=True)):
+    for i in np.flatnonzero(can_be_digit):
+        first, last = start[i], stop[i]
         width = (ink[last] - ink[first]) / max(skeleton[last] - skeleton[first], 1)
-        images[i] = normalize_blob(blob.mask, width=width)
+        images[i] = normalize_blob(blobs[i].mask, width=width)
     return Proposal(
         line_starts=np.asarray(line_starts, int),
         skippable=np.array(skippable, bool),

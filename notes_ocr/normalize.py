@@ -37,15 +37,15 @@ def fit_to_mnist(ink: np.ndarray, box: int = MNIST_BOX, size: int = MNIST_SIZE) 
     -------
     (size, size) uint8 array, white ink on black; all zeros when ``ink`` has none.
     """
-    ink = np.asarray(ink, dtype=np.float32)
+    ink = np.asarray(ink)
     if ink.ndim != 2:
         raise ValueError(f"expected a 2-D ink image, got shape {ink.shape}")
-    rows = np.flatnonzero(ink.any(axis=1))
-    cols = np.flatnonzero(ink.any(axis=0))
-    if rows.size == 0:
+    # OpenCV's bounding box of the nonzero pixels: faster than two numpy projections, and
+    # this runs for every candidate digit.
+    ink_x, ink_y, width, height = cv2.boundingRect((ink != 0).view(np.uint8))
+    if width == 0:
         return np.zeros((size, size), np.uint8)
-    crop = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
-    height, width = crop.shape
+    crop = ink[ink_y : ink_y + height, ink_x : ink_x + width].astype(np.float32)
     scale = box / max(height, width)
     new_h = max(1, round(height * scale))
     new_w = max(1, round(width * scale))
