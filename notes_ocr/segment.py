@@ -6,14 +6,16 @@ height, then at the scale that height calls for):
 
 1. ``flatten.find_sheet`` / ``flatten_sheet``: in a phone photo, cut the sheet out of the
    desk and undo its perspective.
-2. ``ink_darkness``: divide out the paper's uneven lighting, so shadows and gradients vanish
-   and what is left is how much darker than its paper each pixel is.
+2. ``paper_light`` / ``ink_darkness``: divide out the paper's uneven lighting (estimated
+   once, on the pilot), so shadows and gradients vanish and what is left is how much darker
+   than its paper each pixel is.
 3. ``estimate_skew`` / ``rotate``: make the writing (and any ruling) horizontal.
 4. ``remove_rulings``: divide out the long straight lines of ruled and grid paper as a layer
    under the ink, so strokes that cross them stay whole.
 5. ``label_ink``: hysteresis threshold, so faint pencil joined to firm strokes survives
-   while isolated paper noise does not; its strong pixels, the strokes' cores, tell
-   nearly touching digits apart later.
+   while isolated paper noise does not, with the crests of faint thin strokes kept as ink
+   (``crest_pixels``); its strong pixels, the strokes' cores, tell nearly touching digits
+   apart later.
 6. ``pieces_of``: connected components, specks and non-digit marks dropped, plainly
    broken digits joined, and wide blobs cut wherever touching digits could meet. Which
    pieces form which digit is decided later, with the classifier (decode.py).
