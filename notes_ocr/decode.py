@@ -67,8 +67,9 @@ class Proposal:
     can_be_digit: np.ndarray  # (C,) bool: tall enough to be a digit
     lean: np.ndarray  # (C,) float: degrees the ink's main axis leans from upright
     boxes: np.ndarray  # (C, 4) int: x, y, w, h on the working page
-    images: np.ndarray  # (C, 28, 28) uint8: each candidate as an MNIST-style digit (blank
-    # where it cannot be one)
+    # (C, 28, 28) uint8: each candidate as an MNIST-style digit; blank where it is too
+    # short to be one (``can_be_digit`` false), as such a candidate is never chosen.
+    images: np.ndarray
 
 
 def propose(pieces: list[Blob], digit_height: float) -> Proposal:
@@ -97,7 +98,6 @@ def propose(pieces: list[Blob], digit_height: float) -> Proposal:
     in_order = [piece for line in lines for piece in line]  # as ``start`` and ``stop`` count
     ink = np.cumsum([0, *(int(np.count_nonzero(piece.mask)) for piece in in_order)])
     skeleton = np.cumsum([0, *(skeleton_length(piece.mask) for piece in in_order)])
-    # A candidate too short to be a digit is never chosen: its image is left blank.
     images = np.zeros((len(blobs), MNIST_SIZE, MNIST_SIZE), np.uint8)
     for i in np.flatnonzero(can_be_digit):
         first, last = start[i], stop[i]
