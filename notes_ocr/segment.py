@@ -139,17 +139,14 @@ def paper_light(grey: np.ndarray) -> np.ndarray:
     return cv2.max(cv2.medianBlur(paper, 7), 1)
 
 
-def ink_darkness(grey: np.ndarray, paper: np.ndarray | None = None) -> np.ndarray:
+def ink_darkness(grey: np.ndarray, paper: np.ndarray) -> np.ndarray:
     """How much darker than the local paper each pixel is: uint8, 0 = paper, 255 = black.
 
-    ``paper`` is `paper_light`'s estimate for this page at any size (found when None).
-    Dividing by it flattens shadows, gradients and tinted paper. Darkness stays 8-bit, as
-    every later stage works on it with OpenCV's 8-bit routines, several times faster than
-    float.
+    ``paper`` is `paper_light`'s estimate for this page, at any size. Dividing by it
+    flattens shadows, gradients and tinted paper. Darkness stays 8-bit, as every later stage
+    works on it with OpenCV's 8-bit routines, several times faster than float.
     """
     height, width = grey.shape
-    if paper is None:
-        paper = paper_light(grey)
     paper = cv2.resize(paper, (width, height), interpolation=cv2.INTER_LINEAR)
     # 255 * (paper - grey) / paper, saturating at 0 where a pixel is brighter than its paper.
     return cv2.divide(cv2.subtract(paper, grey), paper, scale=255)

@@ -56,7 +56,7 @@ def test_the_crest_of_a_faint_thin_stroke_is_found_and_paper_noise_is_not():
     darkness += cv2.GaussianBlur(faint, (0, 0), 0.8)
     darkness = np.clip(darkness, 0, 255).astype(np.uint8)
     high = 100  # the strong ink level label_ink would pick
-    crest = crest_pixels(darkness, 0.15 * high, 0.1 * high) > 0
+    crest = crest_pixels(darkness, segment.CREST_LEVEL * high, segment.CREST_HEIGHT * high) > 0
     assert darkness[40, 45:105].max() < high / 2  # under the weak level all along
     assert crest[40, 45:105].mean() > 0.9
     paper = np.ones_like(crest)
