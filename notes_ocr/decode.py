@@ -25,7 +25,7 @@ import numpy as np
 
 from notes_ocr.layout import group_lines
 from notes_ocr.normalize import MNIST_SIZE, normalize_blob, skeleton_length
-from notes_ocr.segment import Blob
+from notes_ocr.segment import Blob, slanted_cuts
 
 MAX_PIECES = 8  # the most pieces one digit is made of
 MAX_WIDTH = 2.0  # a digit of several pieces is at most this many line heights wide
@@ -47,6 +47,11 @@ SKIP_COST = float(np.log(2.0))
 # apart is two slanted straight strokes. Written 1s lean less.
 MAX_CUT_ONE_LEAN = 30.0
 FLOOR = 1e-4  # confidences are clipped here before the log: one bad guess is not -inf
+# A chosen digit the classifier gives at least this probability of being no digit at all is
+# tried as two digits (`segment.slanted_cuts`, the RECUTS cuts through the least ink): two
+# digits written close and slanted overlap in their columns, so no column cut parts them.
+REJECTED = 0.5
+RECUTS = 3
 
 
 @dataclass(frozen=True)
@@ -70,6 +75,7 @@ class Proposal:
     # (C, 28, 28) uint8: each candidate as an MNIST-style digit; blank where it is too
     # short to be one (``can_be_digit`` false), as such a candidate is never chosen.
     images: np.ndarray
+    pieces: tuple[Blob, ...] = ()  # (P,) in the order above: what a chosen digit is made of
 
 
 def propose(pieces: list[Blob], digit_height: float) -> Proposal:
@@ -114,6 +120,7 @@ def propose(pieces: list[Blob], digit_height: float) -> Proposal:
         lean=np.array([lean_degrees(blob.mask) for blob in blobs]),
         boxes=np.array([blob.box for blob in blobs], int).reshape(-1, 4),
         images=images,
+        pieces=tuple(in_order),
     )
 
 
@@ -225,3 +232,83 @@ def join(a: Blob, b: Blob) -> Blob:
         mask[blob.y - y0 : blob.y - y0 + blob.h, blob.x - x0 : blob.x - x0 + blob.w] |= blob.mask
     return Blob(x0, y0, x1 - x0, y1 - y0, mask)
 
+
+
+@dataclass(frozen=True)
+class Recut:
+    """Chosen digits the classifier rejects, each cut in two along a few slanted lines."""
+
+    which: np.ndarray  # (K,) int: the position in ``chosen`` of the digit cut K
+    boxes: np.ndarray  # (K, 2, 4) int: x, y, w, h of its left and right halves
+    lean: np.ndarray  # (K, 2) float: degrees the halves' ink leans from upright
+    images: np.ndarray  # (2K, 28, 28) uint8: the halves as MNIST-style digits, in pairs
+
+
+def recut_rejected(proposal: Proposal, chosen: np.ndarray, digit_probability: np.ndarray) -> Recut:
+    """Cut each chosen digit the classifier gives at least REJECTED probability of being no
+    digit (1 - ``digit_probability``, per candidate) in two, along the RECUTS slanted lines
+    through the least ink that leave halves at least MIN_HEIGHT of it tall."""
+    which, boxes, lean, images = [], [], [], []
+    for position, c in enumerate(chosen):
+        if 1.0 - digit_probability[c] < REJECTED:
+            continue
+        blob = proposal.pieces[proposal.start[c]]
+        for piece in proposal.pieces[proposal.start[c] + 1 : proposal.stop[c]]:
+            blob = join(blob, piece)
+        for halves in slanted_cuts(blob, RECUTS, MIN_HEIGHT * blob.h):
+            which.append(position)
+            boxes.append([half.box for half in halves])
+            lean.append([lean_degrees(half.mask) for half in halves])
+            images.extend(normalize_blob(half.mask) for half in halves)
+    return Recut(
+        which=np.array(which, int),
+        boxes=np.array(boxes, int).reshape(-1, 2, 4),
+        lean=np.array(lean, float).reshape(-1, 2),
+        images=np.array(images, np.uint8).reshape(-1, MNIST_SIZE, MNIST_SIZE),
+    )
+
+
+def apply_recuts(
+    digits: tuple[np.ndarray, np.ndarray, np.ndarray],
+    recut: Recut,
+    labels: np.ndarray,
+    confidences: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The chosen digits with each rejected one replaced by its best cut, where that reads
+    better.
+
+    ``digits`` are the chosen digits' labels (D,), confidences (D,) and boxes (D, 4);
+    ``labels`` and ``confidences`` (2K,) the classifier's reading of ``recut.images``. A
+    cut pays what the decoder charges for a cut through ink and one digit more; a half read
+    as a 1 that leans more than MAX_CUT_ONE_LEAN is no 1. Returns the new (labels,
+    confidences, boxes), in reading order.
+    """
+    chosen_labels, chosen_confidences, chosen_boxes = digits
+    pair_labels = np.asarray(labels).reshape(-1, 2)
+    pair_confidences = np.asarray(confidences, np.float64).reshape(-1, 2).copy()
+    pair_confidences[(pair_labels == 1) & (recut.lean > MAX_CUT_ONE_LEAN)] = FLOOR
+    scores = np.log(np.clip(pair_confidences, FLOOR, 1.0)).sum(axis=1) - DIGIT_COST - CUT_COST
+    best: dict[int, int] = {}  # position in the chosen digits -> its best cut
+    for k, position in enumerate(recut.which.tolist()):
+        if position not in best or scores[k] > scores[best[position]]:
+            best[position] = k
+    best = {
+        position: k for position, k in best.items()
+        if scores[k] > np.log(max(float(chosen_confidences[position]), FLOOR))
+    }
+    out_labels, out_confidences, out_boxes = [], [], []
+    for position in range(len(chosen_labels)):
+        if position in best:
+            k = best[position]
+            out_labels.extend(pair_labels[k])
+            out_confidences.extend(np.asarray(confidences).reshape(-1, 2)[k])
+            out_boxes.extend(recut.boxes[k])
+        else:
+            out_labels.append(chosen_labels[position])
+            out_confidences.append(chosen_confidences[position])
+            out_boxes.append(chosen_boxes[position])
+    return (
+        np.array(out_labels, int),
+        np.array(out_confidences, np.float32),
+        np.array(out_boxes, int).reshape(-1, 4),
+    )

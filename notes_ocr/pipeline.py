@@ -10,7 +10,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from notes_ocr.decode import Proposal, choose, propose
+from notes_ocr.decode import Proposal, apply_recuts, choose, propose, recut_rejected
 from notes_ocr.errors import InputError
 from notes_ocr.layout import group_lines
 from notes_ocr.recognizer import Recognizer
@@ -85,18 +85,23 @@ class Scanner:
     def finish_lines(self, prepared: PreparedPage, probabilities: np.ndarray) -> list[Line]:
         """A prepared page's lines, given the classifier's output for its candidates."""
         proposal = prepared.proposal
-        labels, confidences, _ = self.recognizer.interpret(probabilities)
+        labels, confidences, whole = self.recognizer.interpret(probabilities)
         chosen = choose(proposal, labels, confidences)
         if chosen.size == 0:
             return []
-        page_boxes = to_page_boxes(proposal.boxes[chosen], prepared.to_work,
-                                   (prepared.height, prepared.width))
+        chosen_digits = labels[chosen], confidences[chosen], proposal.boxes[chosen]
+        recut = recut_rejected(proposal, chosen, whole)
+        if len(recut.which):
+            halves = self.recognizer.interpret(self.recognizer.predict_proba(recut.images))
+            chosen_digits = apply_recuts(chosen_digits, recut, *halves[:2])
+        labels, confidences, boxes = chosen_digits
+        page_boxes = to_page_boxes(boxes, prepared.to_work, (prepared.height, prepared.width))
         digits = [
-            Digit(str(int(labels[c])) if confidences[c] >= self.min_confidence else UNSURE,
-                  float(confidences[c]), box)
-            for c, box in zip(chosen, page_boxes, strict=True)
+            Digit(str(int(label)) if confidence >= self.min_confidence else UNSURE,
+                  float(confidence), box)
+            for label, confidence, box in zip(labels, confidences, page_boxes, strict=True)
         ]
-        layout = group_lines(proposal.boxes[chosen])
+        layout = group_lines(boxes)
         # A line whose digits the classifier reads at worse than even odds on the whole is a
         # row of marks (ticks, arrows, a scribble) cut into digit-like pieces: drop it.
         # Inside a line of digits a doubtful blob stays, since it is more likely two
@@ -104,7 +109,7 @@ class Scanner:
         # being a digit at all, so this also drops what the classifier takes for no digit.)
         layout = [
             line for line in layout
-            if np.mean(confidences[chosen[[i for group in line for i in group]]]) >= 0.5
+            if np.mean(confidences[[i for group in line for i in group]]) >= 0.5
         ]
         return [make_line([[digits[i] for i in group] for group in line]) for line in layout]
 

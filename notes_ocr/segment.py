@@ -73,6 +73,13 @@ SPLIT_WIDTH = 0.8
 MIN_PIECE_WIDTH = 0.15
 CUT_SPACING = 0.3
 MAX_CUTS = 4
+# A blob the classifier rejects as one digit is tried as two, cut apart along the straight
+# line through the least ink that leans at most MAX_CUT_SLANT degrees from upright (tried
+# every CUT_SLANT_STEP), leaving at least MIN_PART of the ink on each side (see
+# `slanted_cuts`): digits written slanted and close overlap in their columns, so no upright
+# cut parts them.
+MAX_CUT_SLANT = 30.0
+CUT_SLANT_STEP = 7.5
 # Nearly touching digits are pulled apart where what is left of the blob's strong ink once
 # it is eroded by JOIN_ERODE px falls into cores of at least MIN_PART of its ink each (see
 # pull_apart).
@@ -605,3 +612,59 @@ def cut_at(blob: Blob, cuts: list[int]) -> list[Blob]:
         out.append(Blob(blob.x + left, blob.y + top, right - left, bottom - top,
                         part[top:bottom]))
     return out
+
+
+def slanted_cuts(blob: Blob, count: int, min_height: float = 0.0) -> list[tuple[Blob, Blob]]:
+    """The ``count`` straight cuts through a blob's ink that cross the least of it.
+
+    Each slant's best cut is found at once: shifting the blob's rows by the slant turns its
+    cut lines into columns, and the column crossing the least ink, with MIN_PART of the ink
+    on either side of it, is that slant's cut (nearest the middle on a tie). Cuts leaving a
+    piece shorter than ``min_height`` px are passed over. Returns (left, right) pieces,
+    each cropped to its ink, the cut crossing the least ink first; pixels on the line go
+    right.
+    """
+    mask = blob.mask.astype(bool)
+    height, width = mask.shape
+    total = int(mask.sum())
+    if total == 0 or width < 2:
+        return []
+    rows = np.arange(height)
+    # Pixels left of column x in each row, for x from 0 to width.
+    before = np.zeros((height, width + 1), np.int64)
+    np.cumsum(mask, axis=1, out=before[:, 1:])
+    found = []
+    for degrees in np.arange(-MAX_CUT_SLANT, MAX_CUT_SLANT + 1e-9, CUT_SLANT_STEP):
+        # The cut through column x on the middle row runs through x + shift on each row; a
+        # positive slant leans the cut's top to the right, as handwriting leans.
+        shift = np.rint(((height - 1) / 2 - rows) * np.tan(np.radians(degrees))).astype(int)
+        columns = np.arange(width)[None, :] + shift[:, None]  # (height, width)
+        inside = (columns >= 0) & (columns < width)
+        crossed = np.where(inside, mask[rows[:, None], np.clip(columns, 0, width - 1)], False)
+        left_ink = before[rows[:, None], np.clip(columns, 0, width)].sum(axis=0)
+        fair = (left_ink >= MIN_PART * total) & (total - left_ink >= MIN_PART * total)
+        if not fair.any():
+            continue
+        ink_crossed = crossed.sum(axis=0)
+        centre = np.abs(np.arange(width) - (width - 1) / 2)
+        order = np.lexsort((centre, ink_crossed))
+        best = int(order[fair[order]][0])
+        found.append((int(ink_crossed[best]), abs(degrees), best, shift))
+    found.sort(key=lambda item: item[:2])
+    cuts = []
+    for _, _, column, shift in found:
+        left = mask & (np.arange(width)[None, :] < (column + shift)[:, None])
+        halves = (_cropped(blob, left), _cropped(blob, mask & ~left))
+        if min(half.h for half in halves) >= min_height:
+            cuts.append(halves)
+        if len(cuts) == count:
+            break
+    return cuts
+
+
+def _cropped(blob: Blob, part: np.ndarray) -> Blob:
+    """The ink ``part`` of ``blob``'s mask as a blob of its own, cropped to it."""
+    rows, cols = np.flatnonzero(part.any(axis=1)), np.flatnonzero(part.any(axis=0))
+    top, left = int(rows[0]), int(cols[0])
+    crop = part[top : rows[-1] + 1, left : cols[-1] + 1]
+    return Blob(blob.x + left, blob.y + top, crop.shape[1], crop.shape[0], crop, blob.source)

@@ -7,7 +7,15 @@ from conftest import pen_digit
 from notes_ocr import decode
 from notes_ocr.decode import Proposal, choose, propose
 from notes_ocr.recognizer import Recognizer
-from notes_ocr.segment import blob_of, find_pieces, label_ink, pieces_of, pull_apart
+from notes_ocr.segment import (
+    Blob,
+    blob_of,
+    find_pieces,
+    label_ink,
+    pieces_of,
+    pull_apart,
+    slanted_cuts,
+)
 
 HEIGHT = 60
 
@@ -175,3 +183,59 @@ def test_a_slanted_stroke_cut_from_a_blob_is_not_a_one():
     assert choose(proposal, labels, confidences).tolist() == [0, 1]
     assert choose(leaning, labels, confidences).tolist() == [2]
     assert decode.MAX_CUT_ONE_LEAN < 45.0
+
+
+
+def leaning_bar(x: int, width: int, degrees: float, shape: tuple[int, int]) -> np.ndarray:
+    """A stroke ``width`` px wide from the foot of column ``x``, leaning right, full height."""
+    rows, cols = np.indices(shape)
+    left = x + (shape[0] - 1 - rows) * np.tan(np.radians(degrees))
+    return (cols >= left) & (cols < left + width)
+
+
+def test_a_slanted_cut_parts_leaning_strokes_that_share_columns():
+    shape = (60, 60)
+    first, second = leaning_bar(0, 6, 25.0, shape), leaning_bar(14, 6, 25.0, shape)
+    # The strokes overlap in their columns, so no upright cut parts them; a thin bridge
+    # joins them into one blob.
+    assert np.flatnonzero(second.any(axis=0))[0] < np.flatnonzero(first.any(axis=0))[-1]
+    bridge = np.zeros(shape, bool)
+    bridge[30:32, 10:40] = True
+    blob = Blob(100, 200, shape[1], shape[0], first | second | bridge)
+    (left, right), *_ = slanted_cuts(blob, 1)
+    on_page = [np.zeros((300, 200), bool) for _ in range(2)]
+    for canvas, half in zip(on_page, (left, right), strict=True):
+        canvas[half.y : half.y + half.h, half.x : half.x + half.w] = half.mask
+    first_on_page, second_on_page = (np.pad(m, ((200, 40), (100, 40))) for m in (first, second))
+    assert (on_page[0] >= first_on_page).all() and not (on_page[0] & second_on_page).any()
+    assert (on_page[1] >= second_on_page).all() and not (on_page[1] & first_on_page).any()
+
+
+def recut_of(which: list[int], lean: list[list[float]]) -> decode.Recut:
+    """Cuts of the chosen digits at positions ``which``, their halves leaning by ``lean``."""
+    count = len(which)
+    return decode.Recut(
+        which=np.array(which),
+        boxes=np.arange(count * 8).reshape(count, 2, 4),
+        lean=np.array(lean, float),
+        images=np.zeros((2 * count, 28, 28), np.uint8),
+    )
+
+
+def test_a_rejected_digit_is_replaced_by_its_best_cut_only_where_that_reads_better():
+    chosen = (np.array([7, 0, 2]), np.array([0.99, 0.05, 0.98]), np.arange(12).reshape(3, 4))
+    # Two cuts of the doubtful middle digit: the second reads as a confident 1 and 4.
+    recut = recut_of([1, 1], [[5.0, 5.0], [5.0, 5.0]])
+    labels = np.array([6, 8, 1, 4])
+    labels_out, confidences_out, boxes_out = decode.apply_recuts(
+        chosen, recut, labels, np.array([0.3, 0.2, 0.97, 0.95]))
+    assert labels_out.tolist() == [7, 1, 4, 2]
+    assert confidences_out.tolist() == pytest.approx([0.99, 0.97, 0.95, 0.98])
+    assert boxes_out.tolist() == [[0, 1, 2, 3], [8, 9, 10, 11], [12, 13, 14, 15], [8, 9, 10, 11]]
+    # Halves read no better than the whole, once a cut has paid its way: the whole stays.
+    kept = decode.apply_recuts(chosen, recut, labels, np.array([0.3, 0.2, 0.3, 0.2]))
+    assert kept[0].tolist() == [7, 0, 2]
+    # A half read as a 1 that leans like a slash is no 1.
+    slash = recut_of([1, 1], [[5.0, 5.0], [45.0, 5.0]])
+    read = decode.apply_recuts(chosen, slash, labels, np.array([0.3, 0.2, 0.97, 0.95]))
+    assert read[0].tolist() == [7, 0, 2]

@@ -9,7 +9,7 @@ import pytest
 
 from benchmarks.metrics import Score
 from benchmarks.synth import PageSpec, make_page
-from notes_ocr import InputError, Scanner, scan, segment
+from notes_ocr import InputError, Scanner, decode, scan, segment
 from notes_ocr.decode import choose
 from notes_ocr.layout import group_lines
 from notes_ocr.pipeline import prepare
@@ -77,6 +77,20 @@ def test_digits_written_with_a_fine_pen_keep_their_faint_strokes(mnist, monkeypa
     monkeypatch.setattr(segment, "CREST_HEIGHT", np.inf)
     without = [line.text for line in scanner.scan_array(page.image).lines]
     assert all(read != truth for read, truth in zip(without, page.lines, strict=True))
+
+
+def test_slanted_digits_written_touching_are_cut_apart_along_their_slant(mnist, monkeypatch):
+    # Half the neighbouring pairs written nearly touching, leaning 15 degrees: a pair can
+    # share columns, so no upright cut parts it, and it is read as one digit that the
+    # classifier doubts; cut along a slanted line, it reads as its two digits.
+    spec = PageSpec(paper="plain", ink="black", slant_degrees=15.0, touching=0.5, n_lines=3,
+                    noise=1.0, specks=0, seed=2)
+    page = make_page(spec, mnist.x_test, mnist.y_test)
+    scanner = Scanner()
+    assert [line.text for line in scanner.scan_array(page.image).lines] == page.lines
+    monkeypatch.setattr(decode, "REJECTED", np.inf)
+    without = [line.text for line in scanner.scan_array(page.image).lines]
+    assert without != page.lines and len(without) == len(page.lines)
 
 
 def test_blank_page_has_no_lines():
