@@ -313,20 +313,23 @@ class BatchScanner:
         """Classify the candidates of ``waiting`` together and give their finished pages;
         ``pooled``: worker processes are reading pages meanwhile."""
         pages = [result.prepared for result in waiting if result.prepared is not None]
-        try:
-            # The workers keep every core busy: BLAS threads of its own would only contend
-            # with them (and spin while they wait): 12.5 s against 9.7-11.0 s for the
-            # throughput benchmark's 120 pages on 2 cores.
-            with threadpool_limits(limits=1, user_api="blas") if pooled else nullcontext():
+        # The workers keep every core busy: BLAS threads of its own would only contend with
+        # them (and spin while they wait): 12.5 s against 9.7-11.0 s for the throughput
+        # benchmark's 120 pages on 2 cores. Finishing a page may classify again (its
+        # doubtful digits cut in two), so it runs under the same limit.
+        with threadpool_limits(limits=1, user_api="blas") if pooled else nullcontext():
+            try:
                 rows = iter(classify(self.scanner.recognizer, [page.images for page in pages]))
-        except Exception:
-            # Classify page by page, so that only the page at fault gets an error record.
-            rows = iter([None] * len(pages))
+            except Exception:
+                # Classify page by page, so that only the page at fault gets an error record.
+                rows = iter([None] * len(pages))
+            records = [self.finish_one(page, next(rows)) for page in pages]
+        finished = iter(records)
         for result in waiting:
             if result.record is not None:
                 yield ScannedPage(result.record, result.thumbnail)
             elif result.prepared is not None:
-                yield ScannedPage(self.finish_one(result.prepared, next(rows)), result.thumbnail)
+                yield ScannedPage(next(finished), result.thumbnail)
 
     def finish_one(self, page: PreparedPage, rows: np.ndarray | None) -> Page:
         """One page's record; a failure becomes its InternalError record."""

@@ -92,8 +92,11 @@ class Scanner:
         chosen_digits = labels[chosen], confidences[chosen], proposal.boxes[chosen]
         recut = recut_rejected(proposal, chosen, whole)
         if len(recut.which):
-            halves = self.recognizer.interpret(self.recognizer.predict_proba(recut.images))
-            chosen_digits = apply_recuts(chosen_digits, recut, *halves[:2])
+            # A page's halves are always classified together and alone, whatever the batch,
+            # so this pass needs no padding: unpadded, it costs a few rows, not MIN_ROWS.
+            halves = self.recognizer.predict_proba(recut.images, min_rows=0)
+            chosen_digits = apply_recuts(chosen_digits, recut,
+                                         *self.recognizer.interpret(halves)[:2])
         labels, confidences, boxes = chosen_digits
         page_boxes = to_page_boxes(boxes, prepared.to_work, (prepared.height, prepared.width))
         digits = [

@@ -120,18 +120,21 @@ class Recognizer:
         forward, n_outputs = load(file)
         return cls(forward, file, engine, n_outputs)
 
-    def predict_proba(self, images: np.ndarray) -> np.ndarray:
+    def predict_proba(self, images: np.ndarray, min_rows: int = MIN_ROWS) -> np.ndarray:
         """(N, n_outputs) float32 probabilities for uint8 (N, 28, 28) images.
 
         Columns 0-9 are the digits; an 11-output model adds column NOT_DIGIT. Rows sum to 1.
+        A pass of fewer than ``min_rows`` images is padded to that many (see MIN_ROWS); a
+        caller that always classifies the same images together, in one pass, may pass 0:
+        the pass is then the same however the page is read, and costs its rows alone.
         """
         inputs = to_input(images)
         probabilities = np.empty((len(inputs), self.n_outputs), np.float32)
         for start in range(0, len(inputs), BATCH):
             batch = inputs[start : start + BATCH]
             count = len(batch)
-            if count < MIN_ROWS:
-                batch = np.concatenate([batch, np.zeros((MIN_ROWS - count, N_PIXELS), np.float32)])
+            if count < min_rows:
+                batch = np.concatenate([batch, np.zeros((min_rows - count, N_PIXELS), np.float32)])
             probabilities[start : start + count] = self._forward(batch)[:count]
         return probabilities
 
