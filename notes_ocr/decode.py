@@ -273,7 +273,7 @@ def apply_recuts(
     recut: Recut,
     labels: np.ndarray,
     confidences: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The chosen digits with each rejected one replaced by its best cut, where that reads
     better.
 
@@ -281,7 +281,8 @@ def apply_recuts(
     ``labels`` and ``confidences`` (2K,) the classifier's reading of ``recut.images``. A
     cut pays what the decoder charges for a cut through ink and one digit more; a half read
     as a 1 that leans more than MAX_CUT_ONE_LEAN is no 1. Returns the new (labels,
-    confidences, boxes), in reading order.
+    confidences, boxes), in reading order, and for each the position of the chosen digit
+    it comes from (int (D',)).
     """
     chosen_labels, chosen_confidences, chosen_boxes = digits
     pair_labels = np.asarray(labels).reshape(-1, 2)
@@ -296,19 +297,22 @@ def apply_recuts(
         position: k for position, k in best.items()
         if scores[k] > np.log(max(float(chosen_confidences[position]), FLOOR))
     }
-    out_labels, out_confidences, out_boxes = [], [], []
+    out_labels, out_confidences, out_boxes, origin = [], [], [], []
     for position in range(len(chosen_labels)):
         if position in best:
             k = best[position]
             out_labels.extend(pair_labels[k])
             out_confidences.extend(np.asarray(confidences).reshape(-1, 2)[k])
             out_boxes.extend(recut.boxes[k])
+            origin.extend([position, position])
         else:
             out_labels.append(chosen_labels[position])
             out_confidences.append(chosen_confidences[position])
             out_boxes.append(chosen_boxes[position])
+            origin.append(position)
     return (
         np.array(out_labels, int),
         np.array(out_confidences, np.float32),
         np.array(out_boxes, int).reshape(-1, 4),
+        np.array(origin, int),
     )

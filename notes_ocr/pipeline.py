@@ -89,15 +89,16 @@ class Scanner:
         chosen = choose(proposal, labels, confidences)
         if chosen.size == 0:
             return []
-        chosen_digits = labels[chosen], confidences[chosen], proposal.boxes[chosen]
+        chosen_confidences = confidences[chosen]
+        labels, confidences, boxes = labels[chosen], chosen_confidences, proposal.boxes[chosen]
+        origin = np.arange(len(chosen))  # the chosen digit each digit read comes from
         recut = recut_rejected(proposal, chosen, whole)
         if len(recut.which):
             # A page's halves are always classified together and alone, whatever the batch,
             # so this pass needs no padding: unpadded, it costs a few rows, not MIN_ROWS.
             halves = self.recognizer.predict_proba(recut.images, min_rows=0)
-            chosen_digits = apply_recuts(chosen_digits, recut,
-                                         *self.recognizer.interpret(halves)[:2])
-        labels, confidences, boxes = chosen_digits
+            labels, confidences, boxes, origin = apply_recuts(
+                (labels, confidences, boxes), recut, *self.recognizer.interpret(halves)[:2])
         page_boxes = to_page_boxes(boxes, prepared.to_work, (prepared.height, prepared.width))
         digits = [
             Digit(str(int(label)) if confidence >= self.min_confidence else UNSURE,
@@ -110,9 +111,11 @@ class Scanner:
         # Inside a line of digits a doubtful blob stays, since it is more likely two
         # touching digits than a mark. (A digit's confidence is at most its probability of
         # being a digit at all, so this also drops what the classifier takes for no digit.)
+        # Each digit counts with the confidence in the blob it was read from: a cross or a
+        # tick cut in two reads as two fair digits, and must not save a row of marks.
         layout = [
             line for line in layout
-            if np.mean(confidences[[i for group in line for i in group]]) >= 0.5
+            if np.mean(chosen_confidences[origin[[i for group in line for i in group]]]) >= 0.5
         ]
         return [make_line([[digits[i] for i in group] for group in line]) for line in layout]
 

@@ -227,9 +227,9 @@ def test_a_rejected_digit_is_replaced_by_its_best_cut_only_where_that_reads_bett
     # Two cuts of the doubtful middle digit: the second reads as a confident 1 and 4.
     recut = recut_of([1, 1], [[5.0, 5.0], [5.0, 5.0]])
     labels = np.array([6, 8, 1, 4])
-    labels_out, confidences_out, boxes_out = decode.apply_recuts(
+    labels_out, confidences_out, boxes_out, origin = decode.apply_recuts(
         chosen, recut, labels, np.array([0.3, 0.2, 0.97, 0.95]))
-    assert labels_out.tolist() == [7, 1, 4, 2]
+    assert labels_out.tolist() == [7, 1, 4, 2] and origin.tolist() == [0, 1, 1, 2]
     assert confidences_out.tolist() == pytest.approx([0.99, 0.97, 0.95, 0.98])
     assert boxes_out.tolist() == [[0, 1, 2, 3], [8, 9, 10, 11], [12, 13, 14, 15], [8, 9, 10, 11]]
     # Halves read no better than the whole, once a cut has paid its way: the whole stays.
