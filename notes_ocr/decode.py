@@ -2,7 +2,7 @@
 
 Segmentation over-segments: it cuts a wide blob at every column where two touching digits
 could meet, and leaves the pieces of a broken digit apart when they sit side by side. This
-stage puts pieces back together, line by line, in two steps:
+stage puts pieces back together, line by line, in three steps:
 
 1. ``propose``: every run of up to MAX_PIECES neighbouring pieces of a line is a candidate
    digit, normalised to an MNIST image for the classifier.
@@ -11,9 +11,13 @@ stage puts pieces back together, line by line, in two steps:
    believes most: the largest sum of log confidences, less a cost per digit, per cut
    through ink and per bridged gap, so that a reading with more events must read clearly
    better. Touching digits are split and broken ones mended by the same test.
+3. ``recut_rejected`` / ``apply_recuts``: a chosen digit the classifier takes for no digit
+   at all is cut in two along slanted lines (digits written slanted and close share
+   columns, so no column cut parts them), and read as two where that reads better.
 
 The classifier runs in between, on as many pages' candidates at once as the caller likes:
-``Proposal`` holds plain arrays, so it travels between processes cheaply.
+``Proposal`` holds plain arrays and its pieces, so it travels between processes cheaply
+(the second classification, of the halves of step 3, is per page).
 """
 
 from __future__ import annotations
