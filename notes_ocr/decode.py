@@ -237,7 +237,6 @@ def join(a: Blob, b: Blob) -> Blob:
     return Blob(x0, y0, x1 - x0, y1 - y0, mask)
 
 
-
 @dataclass(frozen=True)
 class Recut:
     """Chosen digits the classifier rejects, each cut in two along a few slanted lines."""
@@ -290,9 +289,10 @@ def apply_recuts(
     """
     chosen_labels, chosen_confidences, chosen_boxes = digits
     pair_labels = np.asarray(labels).reshape(-1, 2)
-    pair_confidences = np.asarray(confidences, np.float64).reshape(-1, 2).copy()
-    pair_confidences[(pair_labels == 1) & (recut.lean > MAX_CUT_ONE_LEAN)] = FLOOR
-    scores = np.log(np.clip(pair_confidences, FLOOR, 1.0)).sum(axis=1) - DIGIT_COST - CUT_COST
+    pair_confidences = np.asarray(confidences, np.float32).reshape(-1, 2)
+    believed = pair_confidences.astype(np.float64)
+    believed[(pair_labels == 1) & (recut.lean > MAX_CUT_ONE_LEAN)] = FLOOR
+    scores = np.log(np.clip(believed, FLOOR, 1.0)).sum(axis=1) - DIGIT_COST - CUT_COST
     best: dict[int, int] = {}  # position in the chosen digits -> its best cut
     for k, position in enumerate(recut.which.tolist()):
         if position not in best or scores[k] > scores[best[position]]:
@@ -306,7 +306,7 @@ def apply_recuts(
         if position in best:
             k = best[position]
             out_labels.extend(pair_labels[k])
-            out_confidences.extend(np.asarray(confidences).reshape(-1, 2)[k])
+            out_confidences.extend(pair_confidences[k])
             out_boxes.extend(recut.boxes[k])
             origin.extend([position, position])
         else:

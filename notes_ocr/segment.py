@@ -629,16 +629,17 @@ def slanted_cuts(blob: Blob, count: int, min_height: float = 0.0) -> list[tuple[
     total = int(mask.sum())
     if total == 0 or width < 2:
         return []
-    rows = np.arange(height)
+    rows, cols = np.arange(height), np.arange(width)
     # Pixels left of column x in each row, for x from 0 to width.
     before = np.zeros((height, width + 1), np.int64)
     np.cumsum(mask, axis=1, out=before[:, 1:])
+    off_centre = np.abs(cols - (width - 1) / 2)
     found = []
     for degrees in np.arange(-MAX_CUT_SLANT, MAX_CUT_SLANT + 1e-9, CUT_SLANT_STEP):
         # The cut through column x on the middle row runs through x + shift on each row; a
         # positive slant leans the cut's top to the right, as handwriting leans.
         shift = np.rint(((height - 1) / 2 - rows) * np.tan(np.radians(degrees))).astype(int)
-        columns = np.arange(width)[None, :] + shift[:, None]  # (height, width)
+        columns = cols[None, :] + shift[:, None]  # (height, width)
         inside = (columns >= 0) & (columns < width)
         crossed = np.where(inside, mask[rows[:, None], np.clip(columns, 0, width - 1)], False)
         left_ink = before[rows[:, None], np.clip(columns, 0, width)].sum(axis=0)
@@ -646,14 +647,13 @@ def slanted_cuts(blob: Blob, count: int, min_height: float = 0.0) -> list[tuple[
         if not fair.any():
             continue
         ink_crossed = crossed.sum(axis=0)
-        centre = np.abs(np.arange(width) - (width - 1) / 2)
-        order = np.lexsort((centre, ink_crossed))
+        order = np.lexsort((off_centre, ink_crossed))
         best = int(order[fair[order]][0])
         found.append((int(ink_crossed[best]), abs(degrees), best, shift))
     found.sort(key=lambda item: item[:2])
     cuts = []
     for _, _, column, shift in found:
-        left = mask & (np.arange(width)[None, :] < (column + shift)[:, None])
+        left = mask & (cols[None, :] < (column + shift)[:, None])
         halves = (_cropped(blob, left), _cropped(blob, mask & ~left))
         if min(half.h for half in halves) >= min_height:
             cuts.append(halves)

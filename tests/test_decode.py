@@ -185,7 +185,6 @@ def test_a_slanted_stroke_cut_from_a_blob_is_not_a_one():
     assert decode.MAX_CUT_ONE_LEAN < 45.0
 
 
-
 def leaning_bar(x: int, width: int, degrees: float, shape: tuple[int, int]) -> np.ndarray:
     """A stroke ``width`` px wide from the foot of column ``x``, leaning right, full height."""
     rows, cols = np.indices(shape)
