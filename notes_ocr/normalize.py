@@ -113,7 +113,9 @@ def match_stroke_width(
     if radius == 0:
         return mask
     pad = abs(radius) + 1
-    padded = np.pad(mask, pad).astype(np.uint8)
+    # OpenCV's border is several times faster than np.pad, and this runs per candidate.
+    padded = cv2.copyMakeBorder(np.ascontiguousarray(mask).view(np.uint8), pad, pad, pad, pad,
+                                cv2.BORDER_CONSTANT, value=0)
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * abs(radius) + 1,) * 2)
     if radius > 0:
         out = cv2.dilate(padded, kernel)
