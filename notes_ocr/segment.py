@@ -499,15 +499,7 @@ def pull_apart(blob: Blob, digit_height: float, strong: np.ndarray | None = None
     core_of = np.zeros(nearest.max() + 1, int)
     core_of[nearest[seeds]] = cores[seeds]
     owner = core_of[nearest][1:-1, 1:-1]
-    parts = []
-    for core in big:
-        part = blob.mask & (owner == core)
-        rows, cols = np.flatnonzero(part.any(axis=1)), np.flatnonzero(part.any(axis=0))
-        top, left = rows[0], cols[0]
-        crop = part[top : rows[-1] + 1, left : cols[-1] + 1]
-        height, width = crop.shape
-        parts.append(Blob(blob.x + int(left), blob.y + int(top), width, height, crop))
-    return parts
+    return [_cropped(blob, blob.mask & (owner == core)) for core in big]
 
 
 def blob_of(labels: np.ndarray, boxes: np.ndarray, members: list[int]) -> Blob:

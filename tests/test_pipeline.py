@@ -47,6 +47,7 @@ def test_segmentation_undoes_the_tilt(mnist):
                      mnist.y_test)
     assert abs(segment_page(to_grey(page.image)).skew_degrees + 2.5) <= 0.5
 
+
 def test_the_crest_of_a_faint_thin_stroke_is_found_and_paper_noise_is_not():
     rng = np.random.default_rng(0)
     darkness = rng.normal(6, 3, (80, 120))  # paper with sensor noise
