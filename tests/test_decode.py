@@ -126,6 +126,16 @@ def test_broken_digits_are_read_as_one(mnist, recognizer):
     assert right >= 8, f"{right} of {len(digits)} broken digits read right"
 
 
+def test_a_piece_overlapping_the_columns_before_it_bridges_no_gap():
+    # The two halves of a broken 0 overlap in columns; the next digit stands apart.
+    def piece(x: int, source: int) -> Blob:
+        return Blob(x, 0, 12, 30, np.ones((30, 12), bool), source)
+
+    candidates = decode.line_candidates([piece(0, 1), piece(8, 2), piece(26, 3)], 30.0)
+    joins = {(first, last): bridged for first, last, bridged, _ in candidates}
+    assert joins[(0, 2)] == 0 and joins[(1, 3)] == 1 and joins[(0, 3)] == 1
+
+
 def test_a_dot_beside_digits_is_left_out(mnist, recognizer):
     inks = [pen_digit(d, HEIGHT) for d in first_of(mnist, "72")]
     dot = np.ones((7, 7), bool)
