@@ -72,7 +72,7 @@ class Proposal:
     source: np.ndarray  # (P,) int: pieces cut from one blob share it (their ink touches)
     start: np.ndarray  # (C,) int
     stop: np.ndarray  # (C,) int
-    joins: np.ndarray  # (C,) int: gaps between separate pieces the candidate bridges
+    joins: np.ndarray  # (C,) int: gaps the candidate bridges between pieces that stand apart
     can_be_digit: np.ndarray  # (C,) bool: tall enough to be a digit
     lean: np.ndarray  # (C,) float: degrees the ink's main axis leans from upright
     boxes: np.ndarray  # (C, 4) int: x, y, w, h on the working page
@@ -153,15 +153,15 @@ def line_candidates(line: list[Blob], height: float) -> list[tuple[int, int, int
             piece = line[last]
             if piece.x > union.x + union.w + MAX_GAP * height:
                 break
-            # A separate piece whose columns overlap the candidate's is bridged for free: the
-            # broken strokes of one digit overlap so more often than not, and neighbouring
-            # digits hardly ever (22 of 34 and 30 of 6,700 pairs of tall pieces on the
+            # A separate piece whose columns overlap the candidate's bridges no gap: the
+            # pieces of a broken digit overlap like that more often than not, neighbouring
+            # digits hardly ever (22 of 34 and 30 of 6,706 pairs of tall pieces on the
             # held-out benchmark pages).
-            gap = piece.source != line[last - 1].source and piece.x >= union.x + union.w
+            stands_apart = piece.source != line[last - 1].source and piece.x >= union.x + union.w
             union = join(union, piece)
             if union.w > MAX_WIDTH * height:
                 break
-            bridged += gap
+            bridged += stands_apart
             out.append((first, last + 1, bridged, union))
     return out
 
