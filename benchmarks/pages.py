@@ -41,13 +41,14 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.metrics import Score, total
-from benchmarks.synth import PAPERS, PageSpec, make_page, random_spec, write_page
+from benchmarks.synth import PAPERS, Box, PageSpec, make_page, random_spec, write_page
 
 HERE = Path(__file__).resolve().parent
 CACHE = HERE / ".cache" / "pages"
 PLOT = HERE / "pages.png"
 # Scans of each paper, phone photos (MNIST digits), then the second hand on mixed paper.
 FAMILIES = ("plain", "ruled", "grid", "photo", "script")
+TRUTH_NAME, BOXES_NAME = "truth.json", "boxes.json"  # what a set's folder holds beside its pages
 TESSERACT_PSMS = (4, 6, 11)
 TESSERACT_WHITELIST = "0123456789 "
 INSTALL_TESSERACT = "apt-get install -y tesseract-ocr"
@@ -83,7 +84,7 @@ def _load_digits() -> None:
     _MNIST = load_mnist()
 
 
-def _render(job: tuple[Path, int, int, int]) -> tuple[str, list[str]]:
+def _render(job: tuple[Path, int, int, int]) -> tuple[str, list[str], list[list[Box]]]:
     """Write one page; ``job`` is (folder, seed, family index, page number)."""
     folder, seed, family_index, number = job
     family = FAMILIES[family_index]
@@ -91,20 +92,34 @@ def _render(job: tuple[Path, int, int, int]) -> tuple[str, list[str]]:
     page = make_page(spec, _MNIST.x_test, _MNIST.y_test)
     name = f"{family}_{number:03d}" + (".jpg" if spec.jpeg_quality else ".png")
     write_page(page, folder / name, jpeg_quality=spec.jpeg_quality or 95)
-    return name, page.lines
+    return name, page.lines, page.digit_boxes
 
 
 def build_pages(folder: Path, per_family: int, seed: int = 2024) -> dict[str, list[str]]:
-    """Write the benchmark pages (once) and return each file's truth lines."""
-    truth_file = folder / "truth.json"
-    if truth_file.exists():
+    """Write the benchmark pages (once) and return each file's truth lines.
+
+    Each digit's box goes to ``boxes.json`` beside them (see `truth_boxes`); a set written
+    before there were boxes is written again.
+    """
+    truth_file, boxes_file = folder / TRUTH_NAME, folder / BOXES_NAME
+    if truth_file.exists() and boxes_file.exists():
         return json.loads(truth_file.read_text())
     folder.mkdir(parents=True, exist_ok=True)
     jobs = [(folder, seed, f, n) for f in range(len(FAMILIES)) for n in range(per_family)]
     with Pool(WORKERS, initializer=_load_digits) as pool:
-        truth = dict(pool.imap(_render, jobs))
+        rendered = list(pool.imap(_render, jobs))
+    truth = {name: lines for name, lines, _ in rendered}
+    boxes_file.write_text(json.dumps({name: boxes for name, _, boxes in rendered}))
     truth_file.write_text(json.dumps(truth, indent=1))
     return truth
+
+
+def truth_boxes(folder: Path) -> dict[str, list[list[Box]]]:
+    """Each file's digit boxes, line by line, from a set `build_pages` wrote."""
+    return {
+        name: [[tuple(box) for box in line] for line in lines]
+        for name, lines in json.loads((folder / BOXES_NAME).read_text()).items()
+    }
 
 
 def family_of(name: str) -> str:
