@@ -223,7 +223,9 @@ def test_random_spec_photo_and_script() -> None:
 
 def test_examples_are_unchanged() -> None:
     # The committed example pages come from make_page; the lossless one must come out the
-    # same to the pixel, whatever was added to the generator since.
+    # same, whatever was added to the generator since. OpenCV's vector code rounds a few
+    # pixels one level differently from one CPU to another (seen: 1 in 60,000 between an
+    # Intel and an AMD machine), so one level is allowed on a few pixels, no more.
     example = ROOT / "examples" / "plain_black.png"
     if not example.exists():
         pytest.skip("examples/plain_black.png not present")
@@ -232,7 +234,9 @@ def test_examples_are_unchanged() -> None:
     data = load_mnist()
     spec = next(spec for name, spec, _ in EXAMPLES if name == example.name)
     page = make_page(spec, data.x_test, data.y_test)
-    assert np.array_equal(page.image, cv2.imread(str(example)))
+    difference = cv2.absdiff(page.image, cv2.imread(str(example)))
+    assert difference.max() <= 1
+    assert np.count_nonzero(difference) < 1e-3 * difference.size
 
 
 # --- the second hand ----------------------------------------------------------------------
