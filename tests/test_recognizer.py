@@ -6,13 +6,16 @@ import os
 import shutil
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from benchmarks.synth import CONTINENTAL_ONE, GLYPHS, random_hand, script_digit
 from notes_ocr.errors import ModelError
 from notes_ocr.mnist import Mnist, load_mnist
+from notes_ocr.normalize import normalize_blob
 from notes_ocr.recognizer import (
     CHECKSUMS_NAME,
     MODEL_DIR,
@@ -76,6 +79,27 @@ def test_touching_pairs_are_rejected_and_digits_are_not(mnist: Mnist, shipped: R
     assert rejected_pairs > 0.7, f"only {rejected_pairs:.3f} of touching pairs rejected"
     rejected_digits = float((shipped.digit_probability(mnist.x_test) < 0.5).mean())
     assert rejected_digits < 0.01, f"{rejected_digits:.4f} of MNIST test digits rejected"
+
+
+def test_continental_ones_are_read_as_one_and_sevens_as_seven(shipped: Recognizer):
+    # The page benchmark's second hand: the continental 1, with a long up-stroke, which
+    # MNIST's writers hardly use, and 7s in every form the hand writes them (crossed or not).
+    rng = np.random.default_rng(0)
+
+    def read(label: int, form: int) -> np.ndarray:
+        images = []
+        for _ in range(200):
+            hand = random_hand(rng)
+            forms = tuple(form if d == label else f for d, f in enumerate(hand.forms))
+            drawn = script_digit(rng, replace(hand, forms=forms), label)
+            images.append(normalize_blob(drawn > 127))
+        return shipped.classify(np.stack(images))[0]
+
+    ones = float((read(1, CONTINENTAL_ONE) == 1).mean())
+    assert ones >= 0.9, f"only {ones:.3f} of continental 1s read as 1"
+    for form in range(len(GLYPHS[7])):
+        sevens = float((read(7, form) == 7).mean())
+        assert sevens >= 0.97, f"only {sevens:.3f} of 7s of form {form} read as 7"
 
 
 def test_ten_output_model_still_loads_and_never_rejects(tmp_path, mnist: Mnist):

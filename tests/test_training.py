@@ -17,6 +17,7 @@ from notes_ocr.training import (  # noqa: E402
     AUG_SIDE,
     NEGATIVE_KINDS,
     TrainConfig,
+    add_flags,
     augment_digits,
     build_mlp,
     evaluate,
@@ -189,6 +190,29 @@ def test_specks_fall_beside_some_digits_and_leave_the_rest(mnist: Mnist):
     # Specks are small beside the digit.
     ink = (before[specked] >= training.FAINT).sum(axis=(1, 2))
     assert (changed[specked].sum(axis=(1, 2)) < 0.5 * ink).mean() > 0.95
+
+
+def test_flags_are_drawn_up_and_left_from_the_top_of_ones_that_do_not_lean_back(mnist: Mnist):
+    ones = mnist.x_train[mnist.y_train == 1][:500]
+    flagged = add_flags(ones, np.random.default_rng(6))
+    np.testing.assert_array_equal(flagged, add_flags(ones, np.random.default_rng(6)))
+    assert (flagged >= ones).all()  # the 1 itself is kept
+    ink, new_ink = ones >= 128, (flagged >= 128) & (ones < 128)
+    rows = [np.flatnonzero(image.any(axis=1)) for image in ink]
+    tops = np.array([r[0] for r in rows])
+    top_x = np.array([np.flatnonzero(im[r[0]]).mean() for im, r in zip(ink, rows, strict=True)])
+    foot_x = np.array([np.flatnonzero(im[r[-1]]).mean() for im, r in zip(ink, rows, strict=True)])
+    heights = np.array([r[-1] - r[0] + 1 for r in rows])
+    leaning_back = top_x < foot_x - 0.1 * heights
+    changed = new_ink.any(axis=(1, 2))
+    assert not changed[leaning_back].any()
+    assert changed[~leaning_back].mean() > 0.9
+    # The flag's ink lies left of the top of the stroke, in the upper half of the digit.
+    for image, top, x, height in zip(new_ink[changed], tops[changed], top_x[changed],
+                                     heights[changed], strict=True):
+        ys, xs = np.nonzero(image)
+        assert xs.mean() < x and ys.mean() < top + height / 2
+    assert add_flags(np.zeros((2, 28, 28), np.uint8), np.random.default_rng(0)).max() == 0
 
 
 def test_negatives_are_scanner_framed_and_reproducible(mnist: Mnist):
