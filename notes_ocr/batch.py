@@ -160,12 +160,14 @@ def worker_context() -> multiprocessing.context.BaseContext:
 
     Not by forking this process: OpenCV's thread pool does not survive a fork, and a
     worker forked from a process that had used it hangs. The fork server is a fresh process
-    that imports this module once; each worker is a fork of it, ready at once.
+    that imports this module once; each worker is a fork of it, ready at once. It imports
+    scikit-image's skeletonize too, which ``normalize`` imports only when first used (half
+    a second of scipy): once there, rather than once in every worker.
     """
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload([__name__])
+    context.set_forkserver_preload([__name__, "skimage.morphology"])
     return context
 
 

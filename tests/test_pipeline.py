@@ -13,7 +13,7 @@ from notes_ocr import InputError, Scanner, decode, scan, segment
 from notes_ocr.decode import choose
 from notes_ocr.layout import group_lines
 from notes_ocr.pipeline import prepare
-from notes_ocr.segment import crest_pixels, segment_page
+from notes_ocr.segment import components, crest_pixels, remove_rulings, segment_page
 from notes_ocr.sources import PageImage, to_grey
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -65,6 +65,34 @@ def test_the_crest_of_a_faint_thin_stroke_is_found_and_paper_noise_is_not():
     paper[35:46, 35:115] = False
     assert crest[paper].mean() < 0.002
     assert not crest[24:56, 14:18].any()  # the inside of the wide stroke
+
+
+def test_components_are_labelled_alike_with_few_labels_or_too_many_for_16_bits():
+    rng = np.random.default_rng(0)
+    ink = (rng.random((300, 500)) < 0.3).astype(np.uint8) * 255  # a few thousand blobs
+    dots = np.zeros((600, 600), np.uint8)
+    dots[::2, ::2] = 255  # 90,000 single pixels: more labels than 16 bits hold
+    for image in (ink, dots):
+        labels, stats = components(image)
+        _, labels32, stats32, _ = cv2.connectedComponentsWithStats(image, connectivity=8)
+        assert np.array_equal(labels, labels32) and np.array_equal(stats, stats32)
+    assert components(ink)[0].dtype == np.uint16
+    assert len(components(dots)[1]) == 90_001
+
+
+def test_rulings_are_taken_out_to_the_edges_of_a_page_of_any_size():
+    # Sizes that RULING_STEP does not divide: the page is padded to shrink it, and the
+    # lines must still be found in its last rows and columns.
+    height, width = 403, 298
+    darkness = np.zeros((height, width), np.uint8)
+    darkness[[50, 150, 250, 350, height - 2], :] = 120  # ruled lines, one at the bottom
+    darkness[:, [40, width - 2]] = 120  # a margin line and one at the right edge
+    darkness[180:215, 100:104] = 230  # a stroke of a digit, crossing a line
+    clean = remove_rulings(darkness, min_length=max(height, width) // 8)
+    assert clean.shape == darkness.shape
+    assert clean[[50, 150, 250, 350, height - 2], 120:200].max() < 20
+    assert clean[60:170, [40, width - 2]].max() < 20
+    assert clean[180:215, 100:104].min() > 200  # the stroke stays whole where it crosses
 
 
 def test_digits_written_with_a_fine_pen_keep_their_faint_strokes(mnist, monkeypatch):
