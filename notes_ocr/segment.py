@@ -393,8 +393,8 @@ def segment_page(grey: np.ndarray) -> Segmentation:
     if holds_no_digits(grey):
         return Segmentation([], 0.0, to_work=np.diag([scale, scale, 1.0]), skew_degrees=0.0)
     # The pilot is halved from the page at its working size, not resized from the page:
-    # halving is OpenCV's fast exact 2x2 average, where other ratios of INTER_AREA take
-    # 15 ms on a 300 dpi A4 scan; and the working copy serves again below.
+    # halving is OpenCV's fast 2x2 average (at an even size), where INTER_AREA at other
+    # ratios takes 15 ms on a 300 dpi A4 scan; and the working copy serves again below.
     work = resized(grey, scale)
     pilot = clean_darkness(work, PILOT_SCALE)
     _, stats, _ = label_ink(pilot.darkness)

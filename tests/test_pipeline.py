@@ -69,7 +69,7 @@ def test_the_crest_of_a_faint_thin_stroke_is_found_and_paper_noise_is_not():
 
 def test_components_are_labelled_alike_with_few_labels_or_too_many_for_16_bits():
     rng = np.random.default_rng(0)
-    ink = (rng.random((300, 500)) < 0.3).astype(np.uint8) * 255  # a few thousand blobs
+    ink = (rng.random((300, 500)) < 0.3).astype(np.uint8) * 255  # 7,114 components
     dots = np.zeros((600, 600), np.uint8)
     dots[::2, ::2] = 255  # 90,000 single pixels: more labels than 16 bits hold
     for image in (ink, dots):
