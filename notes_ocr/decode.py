@@ -75,6 +75,8 @@ class Proposal:
     joins: np.ndarray  # (C,) int: gaps the candidate bridges between pieces that stand apart
     can_be_digit: np.ndarray  # (C,) bool: tall enough to be a digit
     lean: np.ndarray  # (C,) float: degrees the ink's main axis leans from upright
+    # (C,) float: the width of the candidate's strokes, px: its ink over its skeleton's length
+    stroke_width: np.ndarray
     boxes: np.ndarray  # (C, 4) int: x, y, w, h on the working page
     # (C, 28, 28) uint8: each candidate as an MNIST-style digit; blank where it is too
     # short to be one (``can_be_digit`` false), as such a candidate is never chosen.
@@ -108,11 +110,11 @@ def propose(pieces: list[Blob], digit_height: float) -> Proposal:
     in_order = [piece for line in lines for piece in line]  # as ``start`` and ``stop`` count
     ink = np.cumsum([0, *(int(np.count_nonzero(piece.mask)) for piece in in_order)])
     skeleton = np.cumsum([0, *(skeleton_length(piece.mask) for piece in in_order)])
+    starts, stops = np.array(start, int), np.array(stop, int)
+    stroke_width = (ink[stops] - ink[starts]) / np.maximum(skeleton[stops] - skeleton[starts], 1)
     images = np.zeros((len(blobs), MNIST_SIZE, MNIST_SIZE), np.uint8)
     for i in np.flatnonzero(can_be_digit):
-        first, last = start[i], stop[i]
-        width = (ink[last] - ink[first]) / max(skeleton[last] - skeleton[first], 1)
-        images[i] = normalize_blob(blobs[i].mask, width=width)
+        images[i] = normalize_blob(blobs[i].mask, width=stroke_width[i])
     return Proposal(
         line_starts=np.asarray(line_starts, int),
         skippable=np.array(skippable, bool),
@@ -122,6 +124,7 @@ def propose(pieces: list[Blob], digit_height: float) -> Proposal:
         joins=np.array(joins, int),
         can_be_digit=np.array(can_be_digit, bool),
         lean=np.array([lean_degrees(blob.mask) for blob in blobs]),
+        stroke_width=stroke_width.astype(float),
         boxes=np.array([blob.box for blob in blobs], int).reshape(-1, 4),
         images=images,
         pieces=tuple(in_order),
@@ -268,7 +271,11 @@ def recut_rejected(proposal: Proposal, chosen: np.ndarray, digit_probability: np
             which.append(position)
             boxes.append([half.box for half in halves])
             lean.append([lean_degrees(half.mask) for half in halves])
-            images.extend(normalize_blob(half.mask) for half in halves)
+            # Cutting a digit in two leaves its strokes as wide as they were: the halves are
+            # drawn at the whole's stroke width, measured on more ink than either half has
+            # (and with no skeleton to find here, in the process that classifies).
+            images.extend(normalize_blob(half.mask, width=proposal.stroke_width[c])
+                          for half in halves)
     return Recut(
         which=np.array(which, int),
         boxes=np.array(boxes, int).reshape(-1, 2, 4),

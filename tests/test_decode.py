@@ -6,6 +6,7 @@ from conftest import pen_digit
 
 from notes_ocr import decode
 from notes_ocr.decode import Proposal, choose, propose
+from notes_ocr.normalize import skeleton_length
 from notes_ocr.recognizer import Recognizer
 from notes_ocr.segment import (
     Blob,
@@ -126,6 +127,21 @@ def test_broken_digits_are_read_as_one(mnist, recognizer):
     assert right >= 8, f"{right} of {len(digits)} broken digits read right"
 
 
+def test_each_candidate_carries_the_stroke_width_of_its_pieces(mnist):
+    # The recut draws a rejected digit's halves at this width, in the process that
+    # classifies, where there is no skeleton to measure.
+    ink = pen_digit(first_of(mnist, "0")[0], HEIGHT)
+    middle = ink.shape[1] // 2
+    ink[:, middle - 1 : middle + 2] = False  # two pieces side by side
+    proposal = propose(*find_pieces(canvas_with((ink, 40))))
+    assert (proposal.stop - proposal.start >= 2).any()
+    for c in range(len(proposal.start)):
+        members = proposal.pieces[proposal.start[c] : proposal.stop[c]]
+        area = sum(int(piece.mask.sum()) for piece in members)
+        length = sum(skeleton_length(piece.mask) for piece in members)
+        assert proposal.stroke_width[c] == pytest.approx(area / max(length, 1))
+
+
 def test_a_piece_overlapping_the_columns_before_it_bridges_no_gap():
     # The two halves of a broken 0 overlap in columns; the next digit stands apart.
     def piece(x: int, source: int) -> Blob:
@@ -156,6 +172,7 @@ def proposal_of(sources: list[int], short: list[bool], runs: list[tuple[int, int
         joins=np.array(joins),
         can_be_digit=np.array([not all(short[a:b]) for a, b in runs]),
         lean=np.zeros(len(runs)),
+        stroke_width=np.ones(len(runs)),
         boxes=np.zeros((len(runs), 4), int),
         images=np.zeros((len(runs), 28, 28), np.uint8),
     )
