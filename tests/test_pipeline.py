@@ -72,12 +72,13 @@ def test_components_are_labelled_alike_with_few_labels_or_too_many_for_16_bits()
     ink = (rng.random((300, 500)) < 0.3).astype(np.uint8) * 255  # 7,114 components
     dots = np.zeros((600, 600), np.uint8)
     dots[::2, ::2] = 255  # 90,000 single pixels: more labels than 16 bits hold
-    for image in (ink, dots):
-        labels, stats = components(image)
+    labelled = {}
+    for name, image in (("ink", ink), ("dots", dots)):
+        labels, stats = labelled[name] = components(image)
         _, labels32, stats32, _ = cv2.connectedComponentsWithStats(image, connectivity=8)
         assert np.array_equal(labels, labels32) and np.array_equal(stats, stats32)
-    assert components(ink)[0].dtype == np.uint16
-    assert len(components(dots)[1]) == 90_001
+    assert labelled["ink"][0].dtype == np.uint16
+    assert len(labelled["dots"][1]) == 90_001
 
 
 def test_rulings_are_taken_out_to_the_edges_of_a_page_of_any_size():
