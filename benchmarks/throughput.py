@@ -1,7 +1,8 @@
 """Throughput benchmark: `notes-ocr scan` on a folder of realistic pages, against decoding.
 
     python -m benchmarks.throughput [--per-family 24] [--cache benchmarks/.cache/throughput]
-                                    [--profile-pages N] [--no-profile] [--json PATH]
+                                    [--runs 3] [--profile-pages N] [--no-profile]
+                                    [--json PATH]
 
 In one run, on the same files:
 
@@ -9,9 +10,12 @@ In one run, on the same files:
   (``cv2.imreadmulti`` for the multi-page TIFFs), the files already in the OS cache;
 - scan: pages per second of the real CLI, ``python -m notes_ocr scan -o OUT.jsonl FOLDER``
   in a fresh process with the default ``--jobs``, start-up included;
-- their ratio, against the floor of 0.35 (scan at least 0.35 times the decode-only rate);
+- their ratio, against the floor of 0.35 (scan at least 0.35 times the decode-only rate).
+  Each rate is the median of ``--runs`` timings, a decode pass and a scan taken in turn,
+  so that a busy spell of a shared machine slows both sides rather than one;
 - memory: the peak resident memory of the scan's whole process tree (main process, fork
-  server, workers), sampled while it runs, for the first 10 pages and for all of them;
+  server, workers), sampled while it runs, for the first 10 pages and for all of them (the
+  highest of the runs);
 - where the time goes: a cProfile of ``notes-ocr scan --jobs 1 --page-timeout 0`` (everything in one
   process) over the first ``--profile-pages`` pages (default: all), summed by stage.
 
@@ -107,15 +111,11 @@ def decode_all(files: list[Path]) -> int:
     return pages
 
 
-def decode_rate(files: list[Path], runs: int = 3) -> tuple[float, int, list[float]]:
-    """Median pages per second of ``decode_all`` over ``runs`` (after one warm-up)."""
-    pages = decode_all(files)  # warm the OS file cache, as the scan finds it
-    seconds = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        decode_all(files)
-        seconds.append(time.perf_counter() - start)
-    return pages / statistics.median(seconds), pages, seconds
+def decode_seconds(files: list[Path]) -> float:
+    """Seconds ``decode_all`` takes over ``files``."""
+    start = time.perf_counter()
+    decode_all(files)
+    return time.perf_counter() - start
 
 
 # --- scan ---------------------------------------------------------------------------------------
@@ -227,23 +227,35 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--per-family", type=int, default=24, help="pages per family")
     parser.add_argument("--cache", type=Path, default=CACHE)
+    parser.add_argument("--runs", type=int, default=3,
+                        help="timings of each side, taken in turn; the medians are compared")
     parser.add_argument("--profile-pages", type=int, default=None, help="default: all")
     parser.add_argument("--no-profile", action="store_true")
     parser.add_argument("--json", type=Path, help="write the numbers to this JSON file")
     args = parser.parse_args(argv)
     began = time.perf_counter()
 
+    if args.runs < 1:
+        parser.error("--runs must be at least 1")
     folder = build_folder(args.cache, args.per_family)
     files = page_files(folder)
-    decode, pages, decode_seconds = decode_rate(files)
+    pages = decode_all(files)  # warms the OS file cache, as the scan finds it
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     print(f"folder: {folder} ({pages} pages in {len(files)} files; {cores} cores)")
-    print(f"decode only (cv2.imread, one process): {decode:.2f} pages/s "
-          f"(median of {len(decode_seconds)} runs: {statistics.median(decode_seconds):.2f} s)")
 
     with tempfile.TemporaryDirectory() as scratch:
-        seconds, peak, summary = run_scan([folder], Path(scratch) / "all.jsonl")
+        decoding, scanning, peak = [], [], 0
+        for run in range(args.runs):
+            decoding.append(decode_seconds(files))
+            elapsed, run_peak, summary = run_scan([folder], Path(scratch) / f"all-{run}.jsonl")
+            scanning.append(elapsed)
+            peak = max(peak, run_peak)
+        decode = pages / statistics.median(decoding)
+        seconds = statistics.median(scanning)
         scan = pages / seconds
+        print(f"decode only (cv2.imread, one process): {decode:.2f} pages/s "
+              f"(median of {args.runs} runs: {statistics.median(decoding):.2f} s; "
+              f"{', '.join(f'{s:.2f}' for s in decoding)})")
         few = []
         for path in files:
             if len(few) == 10:
@@ -253,8 +265,9 @@ def main(argv: list[str] | None = None) -> None:
         _, few_peak, _ = run_scan(few, Path(scratch) / "few.jsonl")
         ratio = scan / decode
         print(f"notes-ocr scan FOLDER (default --jobs, start-up included): {scan:.2f} pages/s "
-              f"({pages} pages in {seconds:.1f} s)")
-        print(f"  its summary: {summary}")
+              f"({pages} pages, median of {args.runs} runs: {seconds:.1f} s; "
+              f"{', '.join(f'{s:.1f}' for s in scanning)})")
+        print(f"  the last run's summary: {summary}")
         print(f"ratio scan / decode only: {ratio:.3f} (floor: at least {FLOOR}) -> "
               f"{'met' if ratio >= FLOOR else 'NOT met'}")
         if peak:
@@ -286,6 +299,7 @@ def main(argv: list[str] | None = None) -> None:
             "pages": pages, "files": len(files), "cores": cores,
             "decode_pages_per_second": decode, "scan_pages_per_second": scan,
             "scan_seconds": seconds, "ratio": ratio, "floor": FLOOR,
+            "runs": {"decode_seconds": decoding, "scan_seconds": scanning},
             "peak_rss_bytes": {"10": few_peak, str(pages): peak},
             "profile": {"pages": profiled, "seconds": total, "stages": dict(stages)},
         }  # fmt: skip
