@@ -1,6 +1,6 @@
 """Digit benchmark: the recogniser on MNIST test digits redrawn as pen strokes.
 
-    python -m benchmarks.digits [--model PATH] [--count 10000]
+    python -m benchmarks.digits [--model PATH] [--engine keras] [--count 10000]
 
 Separates the classifier from segmentation: each MNIST test digit is drawn as a pen stroke
 (``benchmarks.synth.render_digit``) at a random size, pen width, slant and rotation, cut
@@ -17,7 +17,7 @@ import numpy as np
 from benchmarks.synth import render_digit
 from notes_ocr.mnist import load_mnist
 from notes_ocr.normalize import normalize_blob
-from notes_ocr.recognizer import Recognizer
+from notes_ocr.recognizer import ENGINES, Recognizer
 
 
 def pen_digits(digits: np.ndarray, seed: int = 7) -> np.ndarray:
@@ -40,11 +40,12 @@ def pen_digits(digits: np.ndarray, seed: int = 7) -> np.ndarray:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", help="model file or folder (default: shipped)")
+    parser.add_argument("--engine", choices=ENGINES, default="numpy")
     parser.add_argument("--count", type=int, default=10000)
     args = parser.parse_args(argv)
     mnist = load_mnist()
     x, y = mnist.x_test[: args.count], mnist.y_test[: args.count]
-    recognizer = Recognizer.load(args.model)
+    recognizer = Recognizer.load(args.model, engine=args.engine)
     plain = float(np.mean(recognizer.classify(x)[0] == y))
     pen = float(np.mean(recognizer.classify(pen_digits(x))[0] == y))
     print(f"MNIST test accuracy {plain:.4f}; as pen strokes {pen:.4f} ({len(y)} digits)")

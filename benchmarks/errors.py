@@ -1,7 +1,7 @@
 """Where the page benchmark's errors are: each digit of the truth matched to what was read
 at its place.
 
-    python -m benchmarks.errors [--pages 20] [--seed 2024] [--model DIR]
+    python -m benchmarks.errors [--pages 20] [--seed 2024] [--model DIR] [--engine keras]
 
 The page benchmark says how many lines are wrong; this says why. The pages are the page
 benchmark's (same sets, same cache, ``--seed 7 --pages 40`` for the held-out one), read
@@ -31,6 +31,7 @@ import numpy as np
 
 from benchmarks.pages import CACHE, FAMILIES, WORKERS, build_pages, set_folder, truth_boxes
 from benchmarks.synth import Box
+from notes_ocr.recognizer import ENGINES
 
 # A digit read goes to the truth digit it overlaps most, if that covers this share of it;
 # else it was read where nothing is written (a mark read as a digit).
@@ -94,12 +95,12 @@ def describe(outcome: Outcome) -> str:
 _SCANNER = None
 
 
-def _start(model: str | None) -> None:
+def _start(model: str | None, engine: str) -> None:
     global _SCANNER
     from notes_ocr.pipeline import Scanner
     from notes_ocr.recognizer import Recognizer
 
-    _SCANNER = Scanner(Recognizer.load(model))
+    _SCANNER = Scanner(Recognizer.load(model, engine=engine))
 
 
 def _read(path: Path) -> tuple[str, list[str], list[tuple[str, Box]]]:
@@ -171,13 +172,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--pages", type=int, default=20, help="pages per family")
     parser.add_argument("--seed", type=int, default=2024, help="seed of the page set")
     parser.add_argument("--cache", type=Path, default=CACHE)
-    parser.add_argument("--model", help="model folder or .npz (default: the shipped model)")
+    parser.add_argument("--model", help="model folder, .npz or .keras (default: the shipped model)")
+    parser.add_argument("--engine", choices=ENGINES, default="numpy",
+                        help="keras: run the .keras model itself (any Keras model from 784 "
+                        "pixels to 10 or 11 outputs)")
     args = parser.parse_args(argv)
     began = time.perf_counter()
     folder = set_folder(args.cache, args.pages, args.seed)
     truth = build_pages(folder, args.pages, args.seed)
     boxes = truth_boxes(folder)
-    with Pool(WORKERS, initializer=_start, initargs=(args.model,)) as pool:
+    with Pool(WORKERS, initializer=_start, initargs=(args.model, args.engine)) as pool:
         read = {name: (lines, digits) for name, lines, digits in
                 pool.imap(_read, [folder / name for name in sorted(truth)], chunksize=4)}
     print(format_report(analyse(truth, boxes, read)))
