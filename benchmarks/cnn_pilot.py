@@ -1,7 +1,7 @@
 """A pilot for the accuracy issue: the shipped training recipe with the MLP swapped for a
 small CNN, to see what the recogniser's architecture is worth on the page benchmark.
 
-    python -m benchmarks.cnn_pilot [--epochs 40] [--seed 0] [--out DIR]
+    python -m benchmarks.cnn_pilot [--epochs 40] [--seed 0] [--out benchmarks/.cache/cnn-pilot]
     python -m benchmarks.errors --seed 7 --pages 40 --engine keras --model DIR/mlp.keras
     python -m benchmarks.cnn_pilot --time DIR/mlp.keras     # its forward pass, timed
 
@@ -29,6 +29,7 @@ from unittest import mock
 import cv2
 import numpy as np
 
+from benchmarks.pages import HERE
 from notes_ocr import training
 from notes_ocr.mnist import load_mnist
 from notes_ocr.recognizer import N_PIXELS, Recognizer, to_input
@@ -132,7 +133,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=40)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=Path("cnn-pilot"))
+    parser.add_argument("--out", type=Path, default=HERE / ".cache" / "cnn-pilot")
     parser.add_argument("--time", type=Path, metavar="MODEL.keras",
                         help="time a trained pilot's forward pass instead of training one")
     args = parser.parse_args(argv)
