@@ -140,18 +140,20 @@ def main(argv: list[str] | None = None) -> None:
     if args.time:
         time_forward(args.time)
         return
-    evaluate, rejection_rates = training.evaluate, training.rejection_rates
     with (
         mock.patch.object(training, "build_mlp", build_cnn),
         mock.patch.object(training, "export_weights", lambda model, path: None),
         mock.patch.object(training, "write_checksums", lambda folder: None),
-        # train() scores the .npz it exported with the NumPy engine: score the .keras file.
-        mock.patch.object(training, "evaluate", lambda path, mnist_path, engine, **kw:
-                          evaluate(path, mnist_path, engine="keras", **kw)),
-        mock.patch.object(training, "rejection_rates", lambda path, engine, **kw:
-                          rejection_rates(path, engine="keras", **kw)),
+        mock.patch.object(training, "evaluate", with_keras(training.evaluate)),
+        mock.patch.object(training, "rejection_rates", with_keras(training.rejection_rates)),
     ):
         training.train(training.TrainConfig(epochs=args.epochs, seed=args.seed), args.out)
+
+
+def with_keras(score):
+    """``score`` (``training.evaluate`` or ``rejection_rates``) on the .keras file: train()
+    asks for the .npz it exported, with the NumPy engine."""
+    return lambda *args, **kwargs: score(*args, **{**kwargs, "engine": "keras"})
 
 
 if __name__ == "__main__":
