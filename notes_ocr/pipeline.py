@@ -94,9 +94,7 @@ class Scanner:
         origin = np.arange(len(chosen))  # the chosen digit each digit read comes from
         recut = recut_rejected(proposal, chosen, whole)
         if len(recut.which):
-            # A page's halves are always classified together and alone, whatever the batch,
-            # so this pass needs no padding: unpadded, it costs a few rows, not MIN_ROWS.
-            halves = self.recognizer.predict_proba(recut.images, min_rows=0)
+            halves = self.recognizer.predict_proba(recut.images)
             labels, confidences, boxes, origin = apply_recuts(
                 (labels, confidences, boxes), recut, *self.recognizer.interpret(halves)[:2])
         page_boxes = to_page_boxes(boxes, prepared.to_work, (prepared.height, prepared.width))

@@ -4,6 +4,11 @@ Scanning uses the NumPy engine, a forward pass over the weights `training.export
 wrote, so that it never imports TensorFlow (which takes seconds). The Keras engine runs the
 saved .keras model itself; it exists to check the two agree and for `notes-ocr eval`.
 
+The NumPy engine computes in exact arithmetic (see ``ExactLayer``): an image's probabilities
+are a function of its pixels alone, to the last bit, whatever it is classified with (one
+page or many, any ``--jobs``, after ``--resume``, on Ray), with any number of BLAS threads,
+on any CPU.
+
 Model files are data, never code: the .npz is read with ``allow_pickle=False`` and the
 .keras file in Keras' safe mode. A SHA256SUMS file beside them (``sha256sum``'s format, as
 training writes it) is checked when they are loaded; the shipped model must match its own.
@@ -15,6 +20,7 @@ import hashlib
 import re
 import zipfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -37,25 +43,36 @@ N_DIGITS = 10
 NOT_DIGIT = 10
 N_OUTPUTS = (N_DIGITS, N_DIGITS + 1)  # the output sizes a model may have
 _OUTPUTS_TEXT = " or ".join(str(n) for n in N_OUTPUTS)
-BATCH = 4096  # rows per forward pass: bounds the hidden activations' memory
-# Every forward pass has at least this many rows, padded with blank images. BLAS computes
-# small matrix products with other kernels, whose rounding differs in the last bits: padded
-# like this, an image's probabilities do not depend on what it is classified with (one
-# page or many, any --jobs, after --resume, on Ray).
-MIN_ROWS = 256
+# Rows per forward pass: bounds the memory of the hidden activations (float64, 12 MiB a
+# layer). Results do not depend on it.
+BATCH = 1024
+# The exact forward pass: every sum of products is of integers below 2**53, which float64
+# holds exactly (see ExactLayer).
+EXACT_BITS = 52
+# Bits of each hidden activation's integer mantissa, relative to the largest in its row;
+# the weights get the bits that are left (EXACT_BITS less these, less the sum's growth).
+ACTIVATION_BITS = 21
+PIXEL_BITS = 8  # the first layer's inputs are the uint8 pixels themselves
 
 
-def to_input(images: np.ndarray) -> np.ndarray:
-    """uint8 (N, 28, 28) images -> the model's (N, 784) float32 input in [0, 1].
-
-    The one place pixels are scaled: training and both engines go through it, so they
-    cannot drift apart.
-    """
+def check_images(images: np.ndarray) -> np.ndarray:
+    """``images`` as an array, if they are uint8 (N, 28, 28) MNIST-style digits; else
+    ValueError saying what they are."""
     images = np.asarray(images)
     if images.ndim != 3 or images.shape[1:] != IMAGE_SHAPE:
         raise ValueError(f"expected images of shape (N, 28, 28), got shape {images.shape}")
     if images.dtype != np.uint8:
         raise ValueError(f"expected uint8 images (0-255, white ink on black), got {images.dtype}")
+    return images
+
+
+def to_input(images: np.ndarray) -> np.ndarray:
+    """uint8 (N, 28, 28) images -> the model's (N, 784) float32 input in [0, 1].
+
+    The one place pixels are scaled for Keras: training and the Keras engine go through it
+    (the NumPy engine takes the pixels as they are and scales by the same 1/255).
+    """
+    images = check_images(images)
     return images.reshape(len(images), N_PIXELS).astype(np.float32) / np.float32(255)
 
 
@@ -63,19 +80,100 @@ def _relu(x: np.ndarray) -> np.ndarray:
     return np.maximum(x, 0, out=x)
 
 
-def _softmax(x: np.ndarray) -> np.ndarray:
-    # Subtracting the row maximum keeps exp() from overflowing; the result is unchanged.
+def exact_softmax(x: np.ndarray) -> np.ndarray:
+    """Softmax over the rows of float64 ``x`` that is the same to the last bit on any CPU.
+
+    NumPy's exp and its sums take CPU-specific vector paths, which may round differently;
+    here every step is one IEEE operation (each rounded the one correct way) or exact.
+    """
     x = x - x.max(axis=1, keepdims=True)
-    np.exp(x, out=x)
-    x /= x.sum(axis=1, keepdims=True)
-    return x
+    # exp(x) = 2**k * exp(r), with r = x - k ln 2 in [-ln 2 / 2, ln 2 / 2] (Cody and
+    # Waite's split of ln 2, whose high part times k is exact), and exp(r) by its Taylor
+    # series to r**13 / 13!, which leaves less than one part in 1e16.
+    k = np.rint(x * 1.4426950408889634)
+    r = (x - k * 6.93147180369123816490e-01) - k * 1.90821492927058770002e-10
+    series = np.ones_like(r)
+    for n in range(13, 0, -1):
+        series = series * r * (1.0 / n) + 1.0
+    # Far below the row's maximum the power underflows to 0, as the probability does.
+    powers = np.ldexp(series, np.maximum(k, -2000).astype(np.int32))
+    total = powers[:, 0].copy()
+    for column in range(1, powers.shape[1]):  # one fixed order of additions
+        total += powers[:, column]
+    return powers / total[:, None]
 
 
 _NUMPY_ACTIVATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "relu": _relu,
-    "softmax": _softmax,
+    "softmax": exact_softmax,
     "linear": lambda x: x,
 }
+
+
+@dataclass(frozen=True)
+class ExactLayer:
+    """A dense layer whose products BLAS computes exactly, in any order.
+
+    BLAS picks its kernels and its split of the work by CPU, matrix shape and thread count,
+    and each choice rounds a float32 sum differently: a page's probabilities then depended
+    on what it was classified with and where. Blocks of one fixed shape are not enough:
+    on AVX2 CPUs (AMD's, and Intel's before AVX-512) OpenBLAS rounds a row differently by
+    its place in the block. So the weights are stored as integers, each column with a
+    power-of-two scale (``column_scale``), and each row of inputs is made integers with a
+    power-of-two scale of its own (`to_mantissas`); their sums of products stay below
+    2**53, so float64 holds every partial sum exactly and the order of the additions cannot
+    matter. Every other step is elementwise and rounded the one IEEE way. The rounding costs
+    about a part in 2**21 of a row's largest activation (probabilities within 3e-6 of the
+    float32 pass on MNIST test); float64 costs about twice float32's time.
+    """
+
+    weights: np.ndarray  # (inputs, units) float64 integers
+    column_scale: np.ndarray  # (units,) powers of two: weights * column_scale ~ the kernel
+    bias: np.ndarray  # (units,) float64
+    activation: str
+
+    @classmethod
+    def from_kernel(
+        cls, kernel: np.ndarray, bias: np.ndarray, activation: str, input_bits: int
+    ) -> ExactLayer:
+        """The layer for float weights whose inputs will be integers below 2**input_bits."""
+        growth = int(np.ceil(np.log2(max(kernel.shape[0], 2))))  # a sum of that many terms
+        bits = EXACT_BITS - input_bits - growth
+        if bits < 8:
+            raise ValueError(f"a layer of {kernel.shape[0]} inputs is too wide to sum exactly")
+        _, exponent = np.frexp(np.abs(kernel).max(axis=0))  # each column's largest < 2**exponent
+        column_scale = np.ldexp(1.0, exponent - bits)
+        weights = np.rint(kernel.astype(np.float64) / column_scale)
+        return cls(weights, column_scale, bias.astype(np.float64), activation)
+
+    def __call__(self, mantissas: np.ndarray, row_scale: np.ndarray) -> np.ndarray:
+        """The layer's float64 output for inputs ``mantissas * row_scale``."""
+        x = mantissas @ self.weights  # exact
+        x *= self.column_scale  # a power of two: exact too
+        x *= row_scale
+        x += self.bias
+        return _NUMPY_ACTIVATIONS[self.activation](x)
+
+
+def to_mantissas(x: np.ndarray, bits: int = ACTIVATION_BITS) -> tuple[np.ndarray, np.ndarray]:
+    """Float64 rows -> (integers of at most ``bits`` bits, (N, 1) power-of-two row scales)
+    whose products approximate them; a function of each row alone. Overwrites ``x``."""
+    _, exponent = np.frexp(np.abs(x).max(axis=1, keepdims=True))  # the row's largest < 2**e
+    scale = np.ldexp(1.0, bits - exponent)
+    x *= scale  # exact: a power of two
+    return np.rint(x, out=x), 1 / scale
+
+
+def exact_forward(layers: list[ExactLayer]) -> Callable[[np.ndarray], np.ndarray]:
+    """The forward pass over ``layers``: uint8 (N, 784) pixels -> float32 probabilities."""
+
+    def forward(pixels: np.ndarray) -> np.ndarray:
+        x = layers[0](pixels.astype(np.float64), np.float64(1 / 255))
+        for layer in layers[1:]:
+            x = layer(*to_mantissas(x))
+        return x.astype(np.float32)
+
+    return forward
 
 
 class Recognizer:
@@ -88,7 +186,7 @@ class Recognizer:
         engine: str,
         n_outputs: int = N_DIGITS,
     ):
-        self._forward = forward  # (n, 784) float32 -> (n, n_outputs) probabilities
+        self._forward = forward  # (n, 784) uint8 pixels -> (n, n_outputs) probabilities
         self.path = path
         self.engine = engine
         self.n_outputs = n_outputs  # 10, or 11 when the model has the NOT_DIGIT class
@@ -120,22 +218,16 @@ class Recognizer:
         forward, n_outputs = load(file)
         return cls(forward, file, engine, n_outputs)
 
-    def predict_proba(self, images: np.ndarray, min_rows: int = MIN_ROWS) -> np.ndarray:
+    def predict_proba(self, images: np.ndarray) -> np.ndarray:
         """(N, n_outputs) float32 probabilities for uint8 (N, 28, 28) images.
 
         Columns 0-9 are the digits; an 11-output model adds column NOT_DIGIT. Rows sum to 1.
-        A pass of fewer than ``min_rows`` images is padded to that many (see MIN_ROWS); a
-        caller that always classifies the same images together, in one pass, may pass 0:
-        the pass is then the same however the page is read, and costs its rows alone.
+        With the NumPy engine a row depends on its image alone (see ExactLayer).
         """
-        inputs = to_input(images)
-        probabilities = np.empty((len(inputs), self.n_outputs), np.float32)
-        for start in range(0, len(inputs), BATCH):
-            batch = inputs[start : start + BATCH]
-            count = len(batch)
-            if count < min_rows:
-                batch = np.concatenate([batch, np.zeros((min_rows - count, N_PIXELS), np.float32)])
-            probabilities[start : start + count] = self._forward(batch)[:count]
+        pixels = check_images(images).reshape(len(images), N_PIXELS)
+        probabilities = np.empty((len(pixels), self.n_outputs), np.float32)
+        for start in range(0, len(pixels), BATCH):
+            probabilities[start : start + BATCH] = self._forward(pixels[start : start + BATCH])
         return probabilities
 
     def classify(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -310,12 +402,15 @@ def _load_npz(file: Path) -> tuple[Callable[[np.ndarray], np.ndarray], int]:
     if not layers or width not in N_OUTPUTS or layers[-1][2] != "softmax":
         raise ModelError(f"{file}: the model does not end in {_OUTPUTS_TEXT} softmax outputs")
 
-    def forward(x: np.ndarray) -> np.ndarray:
-        for kernel, bias, activation in layers:
-            x = _NUMPY_ACTIVATIONS[activation](x @ kernel + bias)
-        return x
-
-    return forward, width
+    exact = []
+    input_bits = PIXEL_BITS
+    for index, (kernel, bias, activation) in enumerate(layers):
+        try:
+            exact.append(ExactLayer.from_kernel(kernel, bias, activation, input_bits))
+        except ValueError as exc:
+            raise ModelError(f"{file}: layer {index}: {exc}") from None
+        input_bits = ACTIVATION_BITS
+    return exact_forward(exact), width
 
 
 def weights(npz: np.lib.npyio.NpzFile, name: str, file: Path) -> np.ndarray:
@@ -323,7 +418,10 @@ def weights(npz: np.lib.npyio.NpzFile, name: str, file: Path) -> np.ndarray:
     array = npz[name]
     if array.dtype.kind != "f":
         raise ModelError(f"{file}: {name} holds {array.dtype} values, not floating point")
-    return array.astype(np.float32)
+    array = array.astype(np.float32)
+    if not np.isfinite(array).all():
+        raise ModelError(f"{file}: {name} holds values that are not finite numbers")
+    return array
 
 
 def _load_keras(file: Path) -> tuple[Callable[[np.ndarray], np.ndarray], int]:
@@ -356,7 +454,8 @@ def _load_keras(file: Path) -> tuple[Callable[[np.ndarray], np.ndarray], int]:
             f"expected (None, {N_PIXELS}) and (None, {_OUTPUTS_TEXT}))"
         )
 
-    def forward(x: np.ndarray) -> np.ndarray:
-        return np.asarray(model.predict_on_batch(x), dtype=np.float32)
+    def forward(pixels: np.ndarray) -> np.ndarray:
+        inputs = to_input(pixels.reshape(len(pixels), *IMAGE_SHAPE))
+        return np.asarray(model.predict_on_batch(inputs), dtype=np.float32)
 
     return forward, output_shape[1]

@@ -11,12 +11,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from threadpoolctl import threadpool_limits
 
 from benchmarks.synth import CONTINENTAL_ONE, GLYPHS, random_hand, script_digit
 from notes_ocr.errors import ModelError
-from notes_ocr.mnist import Mnist, load_mnist
+from notes_ocr.mnist import Mnist
 from notes_ocr.normalize import normalize_blob
 from notes_ocr.recognizer import (
+    BATCH,
     CHECKSUMS_NAME,
     MODEL_DIR,
     NOT_DIGIT,
@@ -26,11 +28,6 @@ from notes_ocr.recognizer import (
     write_checksums,
 )
 from notes_ocr.training import touching_pairs
-
-
-@pytest.fixture(scope="module")
-def mnist() -> Mnist:
-    return load_mnist()
 
 
 @pytest.fixture(scope="module")
@@ -56,20 +53,30 @@ def test_shipped_model_accuracy(mnist: Mnist, shipped: Recognizer):
     labels, confidences = shipped.classify(mnist.x_test)
     assert labels.max() < NOT_DIGIT
     assert confidences.dtype == np.float32
-    assert np.all((confidences > 0) & (confidences <= 1))
+    # Sure where it is right, and much less sure where it is wrong.
+    right = labels == mnist.y_test
+    assert np.median(confidences) > 0.999
+    assert confidences[right].mean() > confidences[~right].mean() + 0.1
 
 
-def test_classify_reads_digits_and_keeps_their_own_probability(mnist: Mnist, shipped: Recognizer):
+def test_classify_reads_digits_and_keeps_their_own_probability(shipped: Recognizer):
+    # The likeliest digit, with its own probability: not renormalized over the digits (0.25
+    # here), so a blob taken for NOT_DIGIT (0.6) keeps a low confidence.
+    row = np.array([[0.1, 0.05, 0.05, 0, 0, 0, 0, 0, 0.08, 0.02, 0.6]], np.float32)
+    labels, confidences, digit = shipped.interpret(row)
+    assert labels.tolist() == [0] and labels.dtype == np.int64
+    assert confidences.tolist() == [pytest.approx(0.1)] and confidences.dtype == np.float32
+    assert digit.tolist() == [pytest.approx(0.4)] and digit.dtype == np.float32
+
+
+def test_classify_and_read_agree_with_the_probabilities(mnist: Mnist, shipped: Recognizer):
     images = touching_pairs(mnist.x_test, mnist.y_test, 200, np.random.default_rng(3))
-    probabilities = shipped.predict_proba(images)
     labels, confidences = shipped.classify(images)
-    np.testing.assert_array_equal(labels, probabilities[:, :NOT_DIGIT].argmax(axis=1))
-    # Not renormalized over the digits: a blob taken for NOT_DIGIT keeps a low confidence.
-    np.testing.assert_array_equal(confidences, probabilities[np.arange(200), labels])
-    digit = shipped.digit_probability(images)
-    assert digit.dtype == np.float32 and digit.shape == (200,)
-    np.testing.assert_allclose(digit, 1 - probabilities[:, NOT_DIGIT], atol=1e-6)
-    assert np.all(confidences <= digit + 1e-6)
+    assert np.array_equal(labels, shipped.predict_proba(images)[:, :NOT_DIGIT].argmax(axis=1))
+    read = shipped.read(images)
+    assert np.array_equal(read[0], labels) and np.array_equal(read[1], confidences)
+    assert np.array_equal(read[2], shipped.digit_probability(images))
+    assert np.all(confidences <= read[2] + 1e-6)
 
 
 def test_touching_pairs_are_rejected_and_digits_are_not(mnist: Mnist, shipped: Recognizer):
@@ -116,9 +123,80 @@ def test_ten_output_model_still_loads_and_never_rejects(tmp_path, mnist: Mnist):
     assert (labels == mnist.y_test[:500]).mean() > 0.95  # the digit outputs alone still read
 
 
-def test_probabilities_sum_to_one(mnist: Mnist, shipped: Recognizer):
-    probabilities = shipped.predict_proba(mnist.x_test[:100])
-    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
+def float64_forward(images: np.ndarray) -> np.ndarray:
+    """The shipped MLP's probabilities by plain float64 arithmetic, NumPy's exp included:
+    what the exact pass approximates."""
+    with np.load(MODEL_DIR / "mlp.npz", allow_pickle=False) as npz:
+        x = images.reshape(len(images), -1) / 255.0
+        for i, activation in enumerate(npz["activations"]):
+            x = x @ npz[f"kernel_{i}"].astype(np.float64) + npz[f"bias_{i}"]
+            if activation == "relu":
+                x = np.maximum(x, 0)
+        x = np.exp(x - x.max(axis=1, keepdims=True))
+        return x / x.sum(axis=1, keepdims=True)
+
+
+def test_exact_pass_is_the_model_to_a_few_millionths(mnist: Mnist, shipped: Recognizer):
+    got = shipped.predict_proba(mnist.x_test)
+    expected = float64_forward(mnist.x_test)
+    assert np.abs(got - expected).max() < 1e-5
+    assert np.array_equal(got.argmax(axis=1), expected.argmax(axis=1))
+    # Sure digits stay sure: rounding never pushes a probability past 1.
+    assert got.max() <= 1 and np.median(got.max(axis=1)) > 0.999
+
+
+def test_an_images_probabilities_depend_on_it_alone(mnist: Mnist, shipped: Recognizer):
+    # Whatever it is classified with, wherever it stands in the batch, over a batch
+    # boundary, however many BLAS threads: the same bits.
+    images = mnist.x_test[:BATCH + 300]
+    alone = np.concatenate([shipped.predict_proba(images[i : i + 1]) for i in range(0, 40)])
+    whole = shipped.predict_proba(images)
+    assert np.array_equal(whole[:40], alone)
+    shuffled = np.random.default_rng(0).permutation(len(images))
+    assert np.array_equal(shipped.predict_proba(images[shuffled]), whole[shuffled])
+    behind = shipped.predict_proba(np.concatenate([mnist.x_test[-37:], images]))[37:]
+    assert np.array_equal(behind, whole)
+    for threads in (1, 2):
+        with threadpool_limits(limits=threads, user_api="blas"):
+            assert np.array_equal(shipped.predict_proba(images), whole)
+
+
+# What the exact pass is checked on in processes of their own, by the CPU features it may
+# not use: OpenBLAS' kernels for older x86-64 CPUs (those this one can run), and none of
+# NumPy's vector paths beyond its baseline.
+OPENBLAS_CORES = {"Prescott": set(), "Nehalem": {"sse4_2", "popcnt"},
+                  "Sandybridge": {"avx"}, "Haswell": {"avx2", "fma"}}
+DIGEST = ("import hashlib, numpy as np; from notes_ocr.mnist import load_mnist; "
+          "from notes_ocr.recognizer import Recognizer; "
+          "x = load_mnist().x_test[:1000]; "
+          "print(hashlib.sha256(Recognizer.load().predict_proba(x).tobytes()).hexdigest())")
+
+
+def cpu_flags() -> set[str]:
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return set()
+    return next((set(line.split(":", 1)[1].split()) for line in info.splitlines()
+                 if line.startswith("flags")), set())
+
+
+def test_probabilities_are_the_same_with_other_cpu_kernels(mnist: Mnist, shipped: Recognizer):
+    import hashlib
+
+    expected = hashlib.sha256(shipped.predict_proba(mnist.x_test[:1000]).tobytes()).hexdigest()
+    flags = cpu_flags()
+    cores = [core for core, needs in OPENBLAS_CORES.items() if needs <= flags]
+    features = getattr(np._core._multiarray_umath, "__cpu_features__", {})
+    dispatched = getattr(np._core._multiarray_umath, "__cpu_dispatch__", [])
+    extras = " ".join(name for name in dispatched if features.get(name))
+    settings = [{"OPENBLAS_CORETYPE": core} for core in cores]
+    settings += [{"NPY_DISABLE_CPU_FEATURES": extras, "OPENBLAS_NUM_THREADS": "1"}]
+    for setting in settings:
+        done = subprocess.run([sys.executable, "-c", DIGEST], capture_output=True, text=True,
+                              env={**os.environ, **setting}, timeout=300)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip() == expected, setting
 
 
 def test_classify_no_images(shipped: Recognizer):
@@ -201,6 +279,16 @@ def test_npz_with_wrong_shapes_is_a_model_error(tmp_path):
     with pytest.raises(ModelError) as error:
         Recognizer.load(broken)
     assert_one_line_naming(error, "broken.npz")
+
+
+def test_npz_with_weights_that_are_not_numbers_is_a_model_error(tmp_path):
+    model = dict(np.load(MODEL_DIR / "mlp.npz", allow_pickle=False))
+    model["kernel_1"] = model["kernel_1"].copy()
+    model["kernel_1"][5, 7] = np.nan
+    np.savez(tmp_path / "nan.npz", **model)
+    with pytest.raises(ModelError, match="kernel_1 holds values that are not finite") as error:
+        Recognizer.load(tmp_path / "nan.npz")
+    assert_one_line_naming(error, "nan.npz")
 
 
 def test_npz_with_other_output_count_is_a_model_error(tmp_path):

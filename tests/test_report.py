@@ -57,6 +57,8 @@ def test_report_has_every_page_its_lines_and_the_failed_file(batch):
     elements.feed(text)
     assert len([a for a in elements.all("section") if a.get("class") == "page"]) == 4
     shown = re.sub(r"<[^>]+>", "", text)  # the text a reader sees
+    truth = json.loads((EXAMPLES / "truth.json").read_text())
+    assert len(records[0]["lines"]) == len(truth["grid_pencil.jpg"])
     for record in records:
         for line in record["lines"]:
             assert line["text"] in shown

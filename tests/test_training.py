@@ -11,7 +11,7 @@ keras = pytest.importorskip("keras")
 
 from notes_ocr import training  # noqa: E402
 from notes_ocr.errors import ModelError  # noqa: E402
-from notes_ocr.mnist import Mnist, load_mnist  # noqa: E402
+from notes_ocr.mnist import Mnist  # noqa: E402
 from notes_ocr.recognizer import NOT_DIGIT, Recognizer  # noqa: E402
 from notes_ocr.training import (  # noqa: E402
     AUG_SIDE,
@@ -28,11 +28,6 @@ from notes_ocr.training import (  # noqa: E402
     rejection_rates,
     train,
 )
-
-
-@pytest.fixture(scope="module")
-def mnist() -> Mnist:
-    return load_mnist()
 
 
 @pytest.fixture(scope="module")
@@ -93,18 +88,24 @@ def test_small_model_is_well_above_chance(trained, mnist: Mnist):
     result = evaluate(out_dir / "mlp.keras", engine="keras", mnist=mnist)
     assert result.accuracy > 0.6
     assert result.confusion.shape == (10, 11)  # the last column: taken for NOT_DIGIT
-    assert result.confusion.sum() == len(mnist.y_test)
-    np.testing.assert_array_equal(result.confusion.sum(axis=1), np.bincount(mnist.y_test))
-    assert result.rejected == result.confusion[:, NOT_DIGIT].sum()
+    # The table counts what the model predicts, each test digit once, by its true digit.
+    truth = mnist.y_test
+    predicted = Recognizer.load(out_dir, engine="keras").predict_proba(mnist.x_test).argmax(1)
+    for digit, guess in [(3, 5), (4, 9), (7, 7), (8, NOT_DIGIT)]:
+        expected = int(((truth == digit) & (predicted == guess)).sum())
+        assert result.confusion[digit, guess] == expected
+    assert result.rejected == int((predicted == NOT_DIGIT).sum())
     # Strict accuracy: rejected digits are wrong.
-    assert result.accuracy == np.trace(result.confusion) / len(mnist.y_test)
+    assert result.accuracy == pytest.approx(float((predicted == truth).mean()))
 
 
-def test_rejection_rates_cover_every_kind_and_the_digits(trained, mnist: Mnist):
-    _, out_dir, _ = trained
-    rates = rejection_rates(out_dir, mnist=mnist, per_kind=200)
+def test_rejection_rates_cover_every_kind_and_the_digits(mnist: Mnist):
+    # The shipped model rejects most blobs of every kind that is not one digit (0.82-0.98
+    # of them when this was written) and hardly any digit (0.0006).
+    rates = rejection_rates(None, mnist=mnist, per_kind=200)
     assert list(rates) == [*NEGATIVE_KINDS, "digits"]
-    assert all(0.0 <= rate <= 1.0 for rate in rates.values())
+    assert min(rates[kind] for kind in NEGATIVE_KINDS) > 0.6, rates
+    assert rates["digits"] < 0.005, rates
 
 
 def test_export_refuses_other_layers(tmp_path):
