@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
 from dataclasses import dataclass
+
+import numpy as np
 
 
 def levenshtein(a: str, b: str) -> int:
@@ -19,6 +22,32 @@ def levenshtein(a: str, b: str) -> int:
             )
         previous = current
     return previous[-1]
+
+
+def align(a: str, b: str) -> list[tuple[int | None, int | None]]:
+    """A cheapest Levenshtein alignment of ``a`` and ``b``: pairs (i, j) of matched or
+    substituted characters, (i, None) for a character of ``a`` only, (None, j) for one of
+    ``b`` only, in order."""
+    costs = np.zeros((len(a) + 1, len(b) + 1), np.int64)
+    costs[:, 0] = np.arange(len(a) + 1)
+    costs[0, :] = np.arange(len(b) + 1)
+    for i in range(1, len(a) + 1):
+        for j in range(1, len(b) + 1):
+            costs[i, j] = min(costs[i - 1, j] + 1, costs[i, j - 1] + 1,
+                              costs[i - 1, j - 1] + (a[i - 1] != b[j - 1]))
+    pairs: list[tuple[int | None, int | None]] = []
+    i, j = len(a), len(b)
+    while i or j:
+        if i and j and costs[i, j] == costs[i - 1, j - 1] + (a[i - 1] != b[j - 1]):
+            pairs.append((i - 1, j - 1))
+            i, j = i - 1, j - 1
+        elif i and costs[i, j] == costs[i - 1, j] + 1:
+            pairs.append((i - 1, None))
+            i -= 1
+        else:
+            pairs.append((None, j - 1))
+            j -= 1
+    return pairs[::-1]
 
 
 @dataclass
@@ -68,7 +97,8 @@ class Score:
         return self.pages_exact / max(self.pages, 1)
 
 
-def total(scores: list[Score]) -> Score:
+def total(scores: Iterable[Score]) -> Score:
     """The sum of page scores."""
+    scores = list(scores)
     fields = [f.name for f in dataclasses.fields(Score)]
     return Score(**{f: sum(getattr(s, f) for s in scores) for f in fields})

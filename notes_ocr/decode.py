@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from notes_ocr.layout import group_lines
+from notes_ocr.layout import rows_of
 from notes_ocr.normalize import MNIST_SIZE, normalize_blob, skeleton_length
 from notes_ocr.segment import Blob, slanted_cuts
 
@@ -86,11 +86,12 @@ class Proposal:
 
 def propose(pieces: list[Blob], digit_height: float) -> Proposal:
     """Group ``pieces`` (``segment.find_pieces``) into lines and list candidate digits."""
+    # Candidates are made along whole rows of writing: a row cut into columns at its wide
+    # gaps is still one row's height and one writer's hand.
     lines = []
     if pieces:
-        for line in group_lines(np.array([piece.box for piece in pieces])):
-            members = (pieces[i] for group in line for i in group)
-            lines.append(sorted(members, key=lambda p: p.x + p.w / 2))
+        for row in rows_of(np.array([piece.box for piece in pieces], float)):
+            lines.append([pieces[i] for i in row])
     line_starts = np.cumsum([0, *(len(line) for line in lines)])
     skippable, source = [], []
     start, stop, joins, can_be_digit, blobs = [], [], [], [], []

@@ -1,120 +1,200 @@
-"""Phone photos: find the sheet of paper in the frame and flatten its perspective.
+"""Find the paper in the frame and flatten it.
 
-A scan is all paper; a photo shows the sheet as a bright quadrilateral on a darker desk,
-seen at an angle. Flattening maps that quadrilateral back to a rectangle, so that lines of
-writing are straight and digits keep their shapes.
+A scan is all paper. A photo shows a sheet, an index card or a sticky note lying on a desk:
+paper is smooth and bright, and what it lies on is textured (wood, leather, a mouse pad) or
+darker. Flattening maps the paper's outline back to an upright rectangle, so that lines of
+writing are straight and digits keep their shapes, and whatever of the desk is left beside
+the paper is painted over as blank paper: nothing outside the paper is ever ink.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import cv2
 import numpy as np
 
-# The sheet must cover at least this share of the frame to be taken for the page: smaller
-# bright shapes are sticky notes, screens or the desk itself.
-MIN_SHEET_AREA = 0.2
-# How far inside its outline the sheet is cut out (a share of the way to its centre).
+# Working size for the search (longer side, px); the outline is scaled back to the image.
+SEARCH_SIDE = 600
+# Paper is smooth: the standard deviation of its brightness over a few pixels is under this
+# share of the brightness (0.005-0.01 on paper, 0.06-0.25 on leather, wood and mouse pads,
+# whose grain and highlights are what sets them apart from paper in grey).
+SMOOTH = 0.03
+# And bright: at least this share of the frame's brightest parts (shadowed paper included).
+BRIGHT = 0.35
+# A sheet covers at least this share of the frame (a sticky note far off still does), and
+# less than MAX_SHEET_AREA: paper filling the frame is a scan or a close-up, nothing to cut.
+MIN_SHEET_AREA = 0.02
+MAX_SHEET_AREA = 0.9
+# A sheet, at any angle, fills nearly all of its convex outline.
+MIN_FILL = 0.85
+# What lies just outside the sheet's edges is darker than this share of the paper just
+# inside them.
+CONTRAST = 0.8
+# How far inside its outline the sheet is cut out (a share of the way to its centre): a
+# sliver of dark desk along the sheet's edge would read as a ruling or a row of 1s.
 SHEET_INSET = 0.015
-# Working size for the search; the corners are scaled back to the full image.
-SEARCH_SIDE = 800
 
 
-def find_sheet(grey: np.ndarray) -> np.ndarray | None:
-    """The corners of the sheet of paper in a photo, or None when there is no clear sheet.
+@dataclass(frozen=True)
+class Sheet:
+    """The paper found in a photo, in the image's pixels."""
 
-    Returns a (4, 2) float32 array: top-left, top-right, bottom-right, bottom-left, in the
-    image's pixels. None for a scan (the paper fills the frame), or when nothing in the frame
-    is a plausible four-cornered sheet, clearly brighter than what surrounds it.
+    corners: np.ndarray  # (4, 2) float32: top-left, top-right, bottom-right, bottom-left
+    outline: np.ndarray  # (N, 2) float32: the paper seen, a convex polygon
 
-    Two outlines are tried: the sheet's edge as found by Canny (robust to light falling off
-    across the paper), then the bright region by Otsu's threshold (robust to a textured
-    desk); the larger plausible sheet wins.
+    def scaled(self, factor: float) -> Sheet:
+        """The same sheet in an image resized by ``factor``."""
+        return Sheet(self.corners * np.float32(factor), self.outline * np.float32(factor))
+
+
+def find_sheet(grey: np.ndarray) -> Sheet | None:
+    """The paper in a photo, or None when the frame shows no sheet apart from its ground.
+
+    Three outlines are tried: the largest region that is smooth and bright (robust to a
+    textured desk, and to shadows across the paper), the largest closed edge (robust to a
+    smooth desk lit as brightly as the paper's shade), and the bright region by Otsu's
+    threshold. Each must nearly fill its convex outline and cover MIN_SHEET_AREA to
+    MAX_SHEET_AREA of the frame; of their four-cornered outlines, the one whose edges
+    divide the brightest paper from the darkest ground wins, if that ground is darker than
+    CONTRAST of the paper. The paper may be of any size down to a sticky note, turned any
+    way up to 45 degrees, and run out of the frame. None for a scan (paper fills the
+    frame), or when no outline stands out.
     """
     height, width = grey.shape
     scale = min(1.0, SEARCH_SIDE / max(height, width))
     small = cv2.resize(grey, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-    small = cv2.GaussianBlur(small, (5, 5), 0)
-    close = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (15, 15))
-    edges = cv2.dilate(cv2.Canny(small, 30, 100), np.ones((3, 3), np.uint8))
-    _, bright = cv2.threshold(small, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-    # Close the writing and rulings into the paper, so the sheet is one solid shape.
-    bright = cv2.morphologyEx(bright, cv2.MORPH_CLOSE, close)
-    best, best_area = None, 0.0
-    for outline in (edges, bright):
-        contours, _ = cv2.findContours(outline, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-        if not contours:
+    frame = small.shape[0] * small.shape[1]
+    best, best_contrast = None, CONTRAST
+    for outline in candidate_outlines(small):
+        area = cv2.contourArea(outline)
+        if not MIN_SHEET_AREA * frame <= area <= MAX_SHEET_AREA * frame:
             continue
-        corners = quadrilateral(max(contours, key=cv2.contourArea))
-        if corners is not None and plausible_sheet(small, corners):
-            area = cv2.contourArea(corners)
-            if area > best_area:
-                best, best_area = corners, area
+        hull = cv2.convexHull(outline)
+        if area < MIN_FILL * cv2.contourArea(hull):
+            continue
+        corners = quadrilateral(hull)
+        if corners is None:
+            continue
+        contrast = edge_contrast(small, corners)
+        if contrast < best_contrast:
+            best, best_contrast = (corners, hull.reshape(-1, 2).astype(np.float32)), contrast
     if best is None:
         return None
-    # Step just inside the outline: a sliver of dark desk along the sheet's edge would read
-    # as a ruling or a row of 1s.
-    centre = best.mean(axis=0)
-    inset = best + (centre - best) * SHEET_INSET
-    return order_corners(inset) / scale
+    corners, outline = best
+    # Step just inside the outline: the sheet's edge is where the desk begins.
+    corners = corners + (corners.mean(axis=0) - corners) * SHEET_INSET
+    return Sheet(upright_corners(corners) / np.float32(scale), outline / np.float32(scale))
 
 
-def quadrilateral(contour: np.ndarray) -> np.ndarray | None:
-    """Four corners that describe a contour's convex hull closely, or None."""
-    hull = cv2.convexHull(contour)
+def candidate_outlines(small: np.ndarray) -> list[np.ndarray]:
+    """The largest outline by each of three tellings of paper from ground (see find_sheet)."""
+    blurred = cv2.GaussianBlur(small, (5, 5), 0)
+    values = small.astype(np.float32)
+    mean = cv2.blur(values, (7, 7))
+    deviation = np.sqrt(np.maximum(cv2.blur(values * values, (7, 7)) - mean * mean, 0))
+    bright = mean > BRIGHT * float(np.percentile(mean, 99))
+    smooth = ((deviation < SMOOTH * np.maximum(mean, 1)) & bright).astype(np.uint8)
+    # Close the writing and the rulings into the paper around them, then drop what is
+    # left of smooth specks on the desk.
+    smooth = cv2.morphologyEx(smooth, cv2.MORPH_CLOSE, disk(15))
+    smooth = cv2.morphologyEx(smooth, cv2.MORPH_OPEN, disk(9))
+    edges = cv2.dilate(cv2.Canny(blurred, 30, 100), np.ones((3, 3), np.uint8))
+    _, otsu = cv2.threshold(blurred, 0, 1, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    otsu = cv2.morphologyEx(otsu, cv2.MORPH_CLOSE, disk(15))
+    outlines = []
+    for mask in (smooth, edges, otsu):
+        contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+        if contours:
+            outlines.append(max(contours, key=cv2.contourArea))
+    return outlines
+
+
+def disk(size: int) -> np.ndarray:
+    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
+
+
+def edge_contrast(small: np.ndarray, corners: np.ndarray) -> float:
+    """How dark the ground just outside the quadrilateral ``corners`` is against the paper
+    just inside it: the median, over points along its edges (in the frame), of the ratio
+    of the two. Compared point by point, a shadow across the sheet and its ground, or a
+    desk lit unevenly, leaves the ratio as it is. 1 where there is no telling.
+    """
+    blurred = cv2.blur(small.astype(np.float32), (5, 5))
+    height, width = small.shape
+    step = max(3.0, 0.01 * max(height, width))  # how far inside and outside to look
+    centre = corners.mean(axis=0)
+    ratios = []
+    for start, stop in zip(corners, np.roll(corners, -1, axis=0), strict=True):
+        along = stop - start
+        normal = np.array([along[1], -along[0]]) / max(float(np.linalg.norm(along)), 1e-6)
+        if np.dot(normal, (start + stop) / 2 - centre) < 0:
+            normal = -normal  # pointing out of the sheet
+        points = start + np.linspace(0.1, 0.9, 40)[:, None] * along
+        inner = np.rint(points - step * normal).astype(int)
+        outer = np.rint(points + step * normal).astype(int)
+        seen = ((inner >= 0) & (inner < (width, height))).all(axis=1) & (
+            (outer >= 0) & (outer < (width, height))).all(axis=1)
+        paper = blurred[inner[seen, 1], inner[seen, 0]]
+        ratios.extend(blurred[outer[seen, 1], outer[seen, 0]] / np.maximum(paper, 1.0))
+    return float(np.median(ratios)) if len(ratios) >= 10 else 1.0
+
+
+def quadrilateral(hull: np.ndarray) -> np.ndarray | None:
+    """Four corners that describe a convex outline closely, or None.
+
+    The outline's own four corners when it has them (a sheet in perspective); else the
+    smallest rectangle around it, as for paper running out of the frame, whose corners
+    may lie outside it.
+    """
+    hull_area = cv2.contourArea(hull)
     perimeter = cv2.arcLength(hull, True)
     for epsilon in (0.01, 0.02, 0.03, 0.05):
         approx = cv2.approxPolyDP(hull, epsilon * perimeter, True)
-        if len(approx) == 4:
-            corners = approx.reshape(4, 2).astype(np.float32)
-            # A sheet seen at an angle still fills nearly all of its hull.
-            if cv2.contourArea(corners) >= 0.9 * cv2.contourArea(hull):
-                return corners
-            return None
-    return None
+        if len(approx) == 4 and cv2.contourArea(approx) >= 0.9 * hull_area:
+            return approx.reshape(4, 2).astype(np.float32)
+        if len(approx) <= 4:
+            break
+    rectangle = cv2.minAreaRect(hull)
+    if hull_area < MIN_FILL * rectangle[1][0] * rectangle[1][1]:
+        return None
+    return cv2.boxPoints(rectangle).astype(np.float32)
 
 
-def plausible_sheet(small: np.ndarray, corners: np.ndarray) -> bool:
-    """Large, clear of the frame's edges, and clearly brighter than its surroundings."""
-    small_h, small_w = small.shape
-    if cv2.contourArea(corners) < MIN_SHEET_AREA * small_h * small_w:
-        return False
-    # A photo of a sheet shows the desk all round it. Paper that reaches the frame's edges is
-    # a scan or a close-up: nothing to flatten, and a shadow must not be taken for a desk.
-    edge = 0.01 * max(small_h, small_w)
-    xs, ys = corners[:, 0], corners[:, 1]
-    if xs.min() <= edge or ys.min() <= edge or xs.max() >= small_w - edge:
-        return False
-    if ys.max() >= small_h - edge:
-        return False
-    inside = cv2.fillConvexPoly(np.zeros_like(small), corners.astype(np.int32), 1).astype(bool)
-    return bool(small[~inside].mean() < 0.8 * small[inside].mean())
-
-
-def order_corners(points: np.ndarray) -> np.ndarray:
-    """Four points as top-left, top-right, bottom-right, bottom-left."""
+def upright_corners(points: np.ndarray) -> np.ndarray:
+    """Four corners as top-left, top-right, bottom-right, bottom-left of the sheet turned
+    upright by the smallest rotation (so at most 45 degrees either way)."""
     points = np.asarray(points, np.float32)
-    sums = points.sum(axis=1)
-    diffs = points[:, 1] - points[:, 0]
-    return np.array(
-        [points[np.argmin(sums)], points[np.argmin(diffs)], points[np.argmax(sums)],
-         points[np.argmax(diffs)]],
-        np.float32,
-    )
+    centre = points.mean(axis=0)
+    clockwise = points[np.argsort(np.arctan2(points[:, 1] - centre[1],
+                                             points[:, 0] - centre[0]))]
+    # The top edge runs left to right: of the four edges taken clockwise, the one whose
+    # direction is nearest to pointing right.
+    edges = np.roll(clockwise, -1, axis=0) - clockwise
+    top = int(np.argmin(np.abs(np.arctan2(edges[:, 1], edges[:, 0]))))
+    return np.roll(clockwise, -top, axis=0)
 
 
-def flatten_sheet(grey: np.ndarray, corners: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Warp the sheet inside ``corners`` to an upright rectangle.
+def flatten_sheet(grey: np.ndarray, sheet: Sheet) -> tuple[np.ndarray, np.ndarray]:
+    """Warp the paper to an upright rectangle, what is not paper painted over as paper.
 
     Returns the flat sheet and the 3x3 homography from image to sheet coordinates. The
     rectangle's sides are the longer of each pair of opposite edges, so no detail is lost.
     """
-    top_left, top_right, bottom_right, bottom_left = corners
+    top_left, top_right, bottom_right, bottom_left = sheet.corners
     width = max(np.linalg.norm(top_right - top_left), np.linalg.norm(bottom_right - bottom_left))
     height = max(np.linalg.norm(bottom_left - top_left), np.linalg.norm(bottom_right - top_right))
     width, height = max(round(float(width)), 1), max(round(float(height)), 1)
     target = np.array([[0, 0], [width - 1, 0], [width - 1, height - 1], [0, height - 1]],
                       np.float32)
-    homography = cv2.getPerspectiveTransform(corners.astype(np.float32), target)
+    homography = cv2.getPerspectiveTransform(sheet.corners.astype(np.float32), target)
     flat = cv2.warpPerspective(grey, homography, (width, height), flags=cv2.INTER_LINEAR,
                                borderMode=cv2.BORDER_REPLICATE)
+    # Whatever the corners hold beyond the paper seen (the desk by a curled edge, the
+    # world past the frame's edge): blank paper, of the paper's own brightness.
+    outline = cv2.perspectiveTransform(sheet.outline.reshape(1, -1, 2), homography)
+    inside = cv2.fillConvexPoly(np.zeros((height, width), np.uint8),
+                                np.rint(outline.reshape(-1, 2)).astype(np.int32), 1)
+    if inside.any() and not inside.all():
+        flat[inside == 0] = np.uint8(np.median(flat[inside > 0]))
     return flat, homography

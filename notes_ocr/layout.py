@@ -1,4 +1,4 @@
-"""Digit boxes -> lines (top to bottom) -> groups (left to right).
+"""Digit boxes -> lines (column by column, top to bottom) -> groups (left to right).
 
 Pure geometry on (x, y, w, h) boxes of a deskewed page; the result is indices, so the caller
 keeps whatever it attached to each box.
@@ -6,16 +6,24 @@ keeps whatever it attached to each box.
 
 from __future__ import annotations
 
-from itertools import pairwise
-
 import numpy as np
 
 # A digit joins a line when its vertical centre is within this many digit heights of the
 # line's centre: rows of handwriting sit at least about 1.5 heights apart.
 LINE_TOLERANCE = 0.6
-# A horizontal gap wider than this many digit heights starts a new group. Digits of one
-# number sit about a third of a height apart at most; numbers are set a full height apart.
+# A gap wider than this many digit heights is no space within a line: what follows stands
+# in another column (two lists side by side), or is another entry of a table row.
+COLUMN_GAP = 2.5
+# A gap wider than GROUP_RATIO times the writer's usual gap between digits, and wider than
+# GROUP_GAP digit heights, starts a new group: some write a number's digits touching,
+# others a digit's width apart, and a number's gaps vary by half either way; the space
+# between two numbers is about twice the usual gap or more. The usual gap is the lower
+# USUAL_QUANTILE of the line's gaps (of the page's when the line has fewer than
+# MIN_LINE_GAPS): a line of short numbers has nearly as many gaps between them as in them.
+GROUP_RATIO = 2.0
 GROUP_GAP = 0.55
+USUAL_QUANTILE = 1 / 3
+MIN_LINE_GAPS = 4
 # The narrowest cell a digit takes on a line, in digit heights (a 1's ink is much narrower).
 NARROW_CELL = 0.5
 
@@ -29,44 +37,107 @@ def group_lines(boxes: np.ndarray) -> list[list[list[int]]]:
 
     Returns
     -------
-    Lines from top to bottom; each a list of groups from left to right; each group a list of
-    indices into ``boxes`` from left to right.
+    Lines in reading order: column by column from the left (a line never spans a gap of
+    COLUMN_GAP digit heights), each column top to bottom; each line a list of groups from
+    left to right; each group a list of indices into ``boxes`` from left to right.
     """
+    return lay_out(boxes)[0]
+
+
+def lay_out(boxes: np.ndarray) -> tuple[list[list[list[int]]], list[int]]:
+    """``group_lines``' lines, and for each the row of writing it was cut from (numbered
+    top to bottom): the lines of one row stand side by side, in columns."""
     boxes = np.asarray(boxes, dtype=float).reshape(-1, 4)
     if len(boxes) == 0:
-        return []
+        return [], []
+    lines, rows = [], []
+    for number, row in enumerate(rows_of(boxes)):
+        for segment in split_row(boxes, row):
+            lines.append(segment)
+            rows.append(number)
+    order = reading_order(boxes, lines)
+    lines, rows = [lines[i] for i in order], [rows[i] for i in order]
+    spacing = usual_gap([gap for line in lines for gap in gaps(boxes, line)])
+    return [split_groups(boxes, line, spacing) for line in lines], rows
+
+
+def rows_of(boxes: np.ndarray) -> list[list[int]]:
+    """The boxes' rows of writing, top to bottom, each left to right."""
     heights = boxes[:, 3]
     digit_height = float(np.median(heights))
     centres_y = boxes[:, 1] + heights / 2
-
-    lines: list[list[int]] = []
-    line_centres: list[float] = []
+    rows: list[list[int]] = []
+    row_centres: list[float] = []
     for i in np.argsort(centres_y, kind="stable"):
-        if line_centres and abs(centres_y[i] - line_centres[-1]) <= LINE_TOLERANCE * digit_height:
-            lines[-1].append(int(i))
+        if row_centres and abs(centres_y[i] - row_centres[-1]) <= LINE_TOLERANCE * digit_height:
+            rows[-1].append(int(i))
             # Follow a line's slow drift without letting one tall digit drag it.
-            line_centres[-1] = float(np.median(centres_y[lines[-1]]))
+            row_centres[-1] = float(np.median(centres_y[rows[-1]]))
         else:
-            lines.append([int(i)])
-            line_centres.append(float(centres_y[i]))
-    return [split_groups(boxes, line) for line in lines]
+            rows.append([int(i)])
+            row_centres.append(float(centres_y[i]))
+    centres_x = boxes[:, 0] + boxes[:, 2] / 2
+    return [sorted(row, key=lambda i: centres_x[i]) for row in rows]
 
 
-def split_groups(boxes: np.ndarray, line: list[int]) -> list[list[int]]:
-    """Order one line's digits left to right and cut it where the gaps are wide."""
-    order = sorted(line, key=lambda i: boxes[i, 0] + boxes[i, 2] / 2)
-    line_height = float(np.median(boxes[order, 3]))
-    # A 1 is a narrow box in a digit-wide cell: measure gaps between cells, not ink, or
-    # every 1 would look set apart.
-    centres = boxes[:, 0] + boxes[:, 2] / 2
-    half_widths = np.maximum(boxes[:, 2] / 2, NARROW_CELL * line_height / 2)
-    groups = [[order[0]]]
-    for previous, current in pairwise(order):
-        gap = (centres[current] - half_widths[current]) - (
-            centres[previous] + half_widths[previous]
-        )
-        if gap > GROUP_GAP * line_height:
-            groups.append([current])
+def gaps(boxes: np.ndarray, line: list[int]) -> np.ndarray:
+    """The gaps between neighbouring digits of a line (left to right), in its digit heights.
+
+    A 1 is a narrow box in a digit-wide cell: gaps are measured between cells, not ink, or
+    every 1 would look set apart.
+    """
+    line_height = float(np.median(boxes[line, 3]))
+    centres = boxes[line, 0] + boxes[line, 2] / 2
+    half_widths = np.maximum(boxes[line, 2] / 2, NARROW_CELL * line_height / 2)
+    return ((centres[1:] - half_widths[1:]) - (centres[:-1] + half_widths[:-1])) / line_height
+
+
+def split_row(boxes: np.ndarray, row: list[int]) -> list[list[int]]:
+    """A row cut wherever a gap is wider than COLUMN_GAP."""
+    segments = [[row[0]]]
+    for index, gap in zip(row[1:], gaps(boxes, row), strict=True):
+        if gap > COLUMN_GAP:
+            segments.append([index])
         else:
-            groups[-1].append(current)
+            segments[-1].append(index)
+    return segments
+
+
+def reading_order(boxes: np.ndarray, lines: list[list[int]]) -> list[int]:
+    """The order of ``lines`` column by column from the left, each column top to bottom.
+
+    A column is a run of lines whose horizontal extents overlap, one to the next.
+    """
+    left = np.array([boxes[line, 0].min() for line in lines])
+    right = np.array([(boxes[line, 0] + boxes[line, 2]).max() for line in lines])
+    middle = np.array([np.median(boxes[line, 1] + boxes[line, 3] / 2) for line in lines])
+    column = np.zeros(len(lines), int)
+    current, reach = 0, np.inf
+    for i in np.argsort(left, kind="stable"):
+        if left[i] > reach:
+            current += 1
+        column[i] = current
+        reach = right[i] if reach == np.inf else max(reach, right[i])
+    return [int(i) for i in np.lexsort((left, middle, column))]
+
+
+def usual_gap(line_gaps: list[float]) -> float:
+    """The writer's usual gap between digits (digit heights), or 0 if too few to tell."""
+    if len(line_gaps) < MIN_LINE_GAPS:
+        return 0.0
+    return float(np.quantile(line_gaps, USUAL_QUANTILE))
+
+
+def split_groups(boxes: np.ndarray, line: list[int], page_gap: float = 0.0) -> list[list[int]]:
+    """Cut one line's digits (left to right) where the gaps are wide (see GROUP_RATIO);
+    ``page_gap`` is the page's usual gap, for lines with too few of their own."""
+    line_gaps = gaps(boxes, line)
+    usual = usual_gap(list(line_gaps)) if len(line_gaps) >= MIN_LINE_GAPS else page_gap
+    threshold = max(GROUP_GAP, GROUP_RATIO * usual)
+    groups = [[line[0]]]
+    for index, gap in zip(line[1:], line_gaps, strict=True):
+        if gap > threshold:
+            groups.append([index])
+        else:
+            groups[-1].append(index)
     return groups

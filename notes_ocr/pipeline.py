@@ -12,7 +12,7 @@ import numpy as np
 
 from notes_ocr.decode import Proposal, apply_recuts, choose, propose, recut_rejected
 from notes_ocr.errors import InputError
-from notes_ocr.layout import group_lines
+from notes_ocr.layout import lay_out
 from notes_ocr.recognizer import Recognizer
 from notes_ocr.results import (
     Box,
@@ -103,19 +103,23 @@ class Scanner:
                   float(confidence), box)
             for label, confidence, box in zip(labels, confidences, page_boxes, strict=True)
         ]
-        layout = group_lines(boxes)
-        # A line whose digits the classifier reads at worse than even odds on the whole is a
+        lines, rows = lay_out(boxes)
+        # A row whose digits the classifier reads at worse than even odds on the whole is a
         # row of marks (ticks, arrows, a scribble) cut into digit-like pieces: drop it.
-        # Inside a line of digits a doubtful blob stays, since it is more likely two
+        # Inside a row of digits a doubtful blob stays, since it is more likely two
         # touching digits than a mark. (A digit's confidence is at most its probability of
         # being a digit at all, so this also drops what the classifier takes for no digit.)
         # Each digit counts with the confidence in the blob it was read from: a cross or a
-        # tick cut in two reads as two fair digits, and must not save a row of marks.
-        layout = [
-            line for line in layout
-            if np.mean(chosen_confidences[origin[[i for group in line for i in group]]]) >= 0.5
-        ]
-        return [make_line([[digits[i] for i in group] for group in line]) for line in layout]
+        # tick cut in two reads as two fair digits, and must not save a row of marks. The
+        # row is judged whole, though wide gaps cut it into lines: a tick alone reads as a
+        # sure 1.
+        members = [[i for group in line for i in group] for line in lines]
+        read = [np.mean(chosen_confidences[origin[[i for line, row in zip(members, rows,
+                                                                         strict=True)
+                                                    if row == number for i in line]]])
+                for number in range(max(rows, default=-1) + 1)]
+        return [make_line([[digits[i] for i in group] for group in line])
+                for line, row in zip(lines, rows, strict=True) if read[row] >= 0.5]
 
     def finish(self, prepared: PreparedPage, probabilities: np.ndarray) -> Page:
         """The record of a prepared page, given the classifier's output for its candidates."""

@@ -29,7 +29,7 @@ from itertools import pairwise
 import cv2
 import numpy as np
 
-from notes_ocr.flatten import find_sheet, flatten_sheet
+from notes_ocr.flatten import Sheet, find_sheet, flatten_sheet
 
 # Pages are segmented at most this large (longer side, px). A 300 dpi A4 scan becomes about
 # 220 dpi, where a 4 mm digit is still 35 px tall; below that, thin strokes break up and
@@ -399,13 +399,13 @@ def segment_page(grey: np.ndarray) -> Segmentation:
     pilot = clean_darkness(work, PILOT_SCALE)
     _, stats, _ = label_ink(pilot.darkness)
     digit_height = typical_height(stats, pilot.darkness.shape) / PILOT_SCALE
-    corners = pilot.corners
+    sheet = pilot.sheet
     if 0 < digit_height < SMALL_DIGIT:
         enlarge = min(MAX_ENLARGE, SMALL_DIGIT / digit_height)
         work = resized(grey, scale * enlarge)
         scale *= enlarge
-        corners = None if corners is None else corners * enlarge
-    page = clean_darkness(work, 1.0, corners, pilot.skew, pilot.paper)
+        sheet = None if sheet is None else sheet.scaled(enlarge)
+    page = clean_darkness(work, 1.0, sheet, pilot.skew, pilot.paper)
     pieces, digit_height = pieces_of(*label_ink(page.darkness))
     to_work = page.to_work @ np.diag([scale, scale, 1.0])
     return Segmentation(pieces, digit_height, to_work=to_work, skew_degrees=page.skew)
@@ -426,7 +426,7 @@ class CleanPage:
 
     darkness: np.ndarray  # uint8, 0 = paper
     to_work: np.ndarray  # 3x3 homography: page coordinates -> ``darkness`` coordinates
-    corners: np.ndarray | None  # the sheet's corners in page coordinates (a photo), or None
+    sheet: Sheet | None  # the paper found in a photo, in page coordinates, or None
     skew: float  # degrees turned
     paper: np.ndarray  # `paper_light` of the flattened sheet, before the skew is undone
 
@@ -434,13 +434,13 @@ class CleanPage:
 def clean_darkness(
     grey: np.ndarray,
     scale: float,
-    corners: np.ndarray | None = None,
+    sheet: Sheet | None = None,
     skew: float | None = None,
     paper: np.ndarray | None = None,
 ) -> CleanPage:
     """``grey`` resized by ``scale``, flattened, deskewed, as darkness without rulings.
 
-    The sheet's ``corners`` (page coordinates), the ``skew`` and the ``paper``'s light are
+    The ``sheet`` (page coordinates), the ``skew`` and the ``paper``'s light are
     found when not given; the pilot's serve the page at any scale (the light is estimated
     at 200 px either way).
     """
@@ -448,9 +448,9 @@ def clean_darkness(
     grey = resized(grey, scale)
     if skew is None:
         found = find_sheet(grey)
-        corners = None if found is None else found / scale
-    if corners is not None:
-        grey, homography = flatten_sheet(grey, (corners * scale).astype(np.float32))
+        sheet = None if found is None else found.scaled(1 / scale)
+    if sheet is not None:
+        grey, homography = flatten_sheet(grey, sheet.scaled(scale))
         to_work = homography @ to_work
     if paper is None:
         paper = paper_light(grey)
@@ -461,7 +461,7 @@ def clean_darkness(
     to_work = np.vstack([rotation, [0, 0, 1]]) @ to_work
     # Rulings run across the page; a digit is far shorter than an eighth of the page.
     darkness = remove_rulings(darkness, min_length=max(darkness.shape) // 8)
-    return CleanPage(darkness, to_work, corners, skew, paper)
+    return CleanPage(darkness, to_work, sheet, skew, paper)
 
 
 def find_pieces(mask: np.ndarray) -> tuple[list[Blob], float]:

@@ -34,3 +34,54 @@ def test_lines_top_to_bottom_and_groups_left_to_right():
 
 def test_no_boxes_no_lines():
     assert group_lines(np.zeros((0, 4))) == []
+
+
+def layout_texts(lines: list[str], boxes: list[list[int]]) -> list[str]:
+    digits = [c for c in "".join(lines) if c != " "]
+    return [" ".join("".join(digits[i] for i in group) for group in line)
+            for line in group_lines(np.array(boxes))]
+
+
+def spaced_row(y: int, digits: str, gaps: list[float], x: int = 50, height: int = 40,
+               width: int = 26) -> list[list[int]]:
+    """Boxes for ``digits`` written with the given gaps (in digit heights) between them."""
+    assert len(gaps) == len(digits) - 1
+    boxes = []
+    for gap in [0.0, *gaps]:
+        x += round(gap * height)
+        boxes.append([x, y, width, height])
+        x += width
+    return boxes
+
+
+def test_a_number_written_wide_stays_one_group():
+    # A writer who leaves most of a digit's width between digits: one number, not seven.
+    gaps = [0.78, 0.67, 0.85, 0.70, 0.80, 0.50]
+    assert layout_texts(["1247673"], spaced_row(100, "1247673", gaps)) == ["1247673"]
+    # The same writer's clearly wider gap (twice the usual and more) still parts numbers.
+    gaps = [0.7, 0.6, 0.75, 1.9, 0.65, 0.7, 0.6]
+    assert layout_texts(["1967 4899"], spaced_row(100, "19674899", gaps)) == ["1967 4899"]
+
+
+def test_a_tight_writer_keeps_the_usual_group_gap():
+    # Digits nearly touching; numbers a digit height apart; a line of short numbers.
+    gaps = [0.05, 0.8, 0.1, 0.9, 0.05, 0.1, 0.0]
+    assert layout_texts(["14 03 2024"], spaced_row(100, "14032024", gaps)) == ["14 03 2024"]
+
+
+def test_two_columns_are_read_column_by_column():
+    boxes, lines = [], []
+    left = ["0208", "1380", "0736"]
+    right = ["4006", "020", "1382"]
+    for row, (a, b) in enumerate(zip(left, right, strict=True)):
+        y = 100 + 90 * row
+        boxes += spaced_row(y, a, [0.2] * (len(a) - 1))
+        # The right column's rows sit a little lower: the two were not written as one.
+        boxes += spaced_row(y + 15, b, [0.2] * (len(b) - 1), x=520)
+        lines += [a, b]
+    assert layout_texts(lines, boxes) == left + right
+
+
+def test_a_line_never_runs_across_a_wide_gap():
+    boxes = spaced_row(100, "123456", [0.2, 0.2, 3.5, 0.2, 0.2])
+    assert layout_texts(["123456"], boxes) == ["123", "456"]

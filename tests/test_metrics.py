@@ -2,7 +2,7 @@
 
 import pytest
 
-from benchmarks.metrics import Score, levenshtein
+from benchmarks.metrics import Score, align, levenshtein
 
 
 @pytest.mark.parametrize(
@@ -23,3 +23,13 @@ def test_score_rates_over_pages():
     assert score.lines_exact == 1 and score.lines == 3
     assert score.pages_exact == 0 and score.pages == 2
     assert score.cer == pytest.approx(2 / 10)
+
+
+@pytest.mark.parametrize(("a", "b"), [("", ""), ("123", "123"), ("1234", "1224"), ("12", "0142"),
+                                      ("0142", "1420"), ("kitten", "sitting"), ("5", "")])
+def test_align_pairs_every_character_once_at_the_edit_distance(a, b):
+    pairs = align(a, b)
+    assert [i for i, _ in pairs if i is not None] == list(range(len(a)))
+    assert [j for _, j in pairs if j is not None] == list(range(len(b)))
+    cost = sum(i is None or j is None or a[i] != b[j] for i, j in pairs)
+    assert cost == levenshtein(a, b)
