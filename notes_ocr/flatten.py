@@ -55,17 +55,20 @@ def find_sheet(grey: np.ndarray) -> Sheet | None:
     textured desk, and to shadows across the paper), the largest closed edge (robust to a
     smooth desk lit as brightly as the paper's shade), and the bright region by Otsu's
     threshold. Each must nearly fill its convex outline and cover MIN_SHEET_AREA to
-    MAX_SHEET_AREA of the frame; of their four-cornered outlines, the one whose edges
-    divide the brightest paper from the darkest ground wins, if that ground is darker than
-    CONTRAST of the paper. The paper may be of any size down to a sticky note, turned any
-    way up to 45 degrees, and run out of the frame. None for a scan (paper fills the
-    frame), or when no outline stands out.
+    MAX_SHEET_AREA of the frame, and its four-cornered outline must divide paper from a
+    ground darker than CONTRAST of it, along its edges; of those, the one whose weakest
+    edge is the sharpest wins (an outline cut along a shadow on the paper has a weak edge).
+    The paper may be of any size down to a sticky note, turned any way up to 45 degrees,
+    and run out of the frame. None for a scan (paper fills the frame), or when no outline
+    stands out.
     """
-    height, width = grey.shape
-    scale = min(1.0, SEARCH_SIDE / max(height, width))
-    small = cv2.resize(grey, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    # A small image is enlarged to the search size, so that the filters below are the
+    # same share of any frame.
+    scale = SEARCH_SIDE / max(grey.shape)
+    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    small = cv2.resize(grey, None, fx=scale, fy=scale, interpolation=interpolation)
     frame = small.shape[0] * small.shape[1]
-    best, best_contrast = None, CONTRAST
+    best, best_weakest = None, np.inf
     for outline in candidate_outlines(small):
         area = cv2.contourArea(outline)
         if not MIN_SHEET_AREA * frame <= area <= MAX_SHEET_AREA * frame:
@@ -76,9 +79,9 @@ def find_sheet(grey: np.ndarray) -> Sheet | None:
         corners = quadrilateral(hull)
         if corners is None:
             continue
-        contrast = edge_contrast(small, corners)
-        if contrast < best_contrast:
-            best, best_contrast = (corners, hull.reshape(-1, 2).astype(np.float32)), contrast
+        contrast, weakest = edge_contrast(small, corners)
+        if contrast < CONTRAST and weakest < best_weakest:
+            best, best_weakest = (corners, hull.reshape(-1, 2).astype(np.float32)), weakest
     if best is None:
         return None
     corners, outline = best
@@ -114,17 +117,20 @@ def disk(size: int) -> np.ndarray:
     return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
 
 
-def edge_contrast(small: np.ndarray, corners: np.ndarray) -> float:
+def edge_contrast(small: np.ndarray, corners: np.ndarray) -> tuple[float, float]:
     """How dark the ground just outside the quadrilateral ``corners`` is against the paper
-    just inside it: the median, over points along its edges (in the frame), of the ratio
-    of the two. Compared point by point, a shadow across the sheet and its ground, or a
-    desk lit unevenly, leaves the ratio as it is. 1 where there is no telling.
+    just inside it, point by point along its edges (in the frame): the median ratio of the
+    two over all its edges, and over its weakest edge (the highest of the edges' medians).
+
+    Compared point by point, a shadow across the sheet and its ground, or a desk lit
+    unevenly, leaves the ratio as it is; a quadrilateral cut along a shadow on the paper
+    has one weak edge. (1, 1) where there is no telling.
     """
     blurred = cv2.blur(small.astype(np.float32), (5, 5))
     height, width = small.shape
     step = max(3.0, 0.01 * max(height, width))  # how far inside and outside to look
     centre = corners.mean(axis=0)
-    ratios = []
+    edges = []
     for start, stop in zip(corners, np.roll(corners, -1, axis=0), strict=True):
         along = stop - start
         normal = np.array([along[1], -along[0]]) / max(float(np.linalg.norm(along)), 1e-6)
@@ -135,9 +141,12 @@ def edge_contrast(small: np.ndarray, corners: np.ndarray) -> float:
         outer = np.rint(points + step * normal).astype(int)
         seen = ((inner >= 0) & (inner < (width, height))).all(axis=1) & (
             (outer >= 0) & (outer < (width, height))).all(axis=1)
-        paper = blurred[inner[seen, 1], inner[seen, 0]]
-        ratios.extend(blurred[outer[seen, 1], outer[seen, 0]] / np.maximum(paper, 1.0))
-    return float(np.median(ratios)) if len(ratios) >= 10 else 1.0
+        if seen.sum() >= 10:  # else the edge is out of the frame
+            paper = blurred[inner[seen, 1], inner[seen, 0]]
+            edges.append(blurred[outer[seen, 1], outer[seen, 0]] / np.maximum(paper, 1.0))
+    if not edges:
+        return 1.0, 1.0
+    return float(np.median(np.concatenate(edges))), max(float(np.median(e)) for e in edges)
 
 
 def quadrilateral(hull: np.ndarray) -> np.ndarray | None:

@@ -35,6 +35,9 @@ from notes_ocr.sources import (
 
 # Stands in for a digit read with less than the minimum confidence, so the line keeps its shape.
 UNSURE = "?"
+# A row of writing whose digits the classifier reads with less confidence than this, on
+# average, is a row of marks (see Scanner.finish_lines).
+ROW_CONFIDENCE = 0.6
 
 
 @dataclass(frozen=True)
@@ -104,8 +107,8 @@ class Scanner:
             for label, confidence, box in zip(labels, confidences, page_boxes, strict=True)
         ]
         lines, rows = lay_out(boxes)
-        # A row whose digits the classifier reads at worse than even odds on the whole is a
-        # row of marks (ticks, arrows, a scribble) cut into digit-like pieces: drop it.
+        # A row whose digits the classifier reads at less than ROW_CONFIDENCE on the whole
+        # is a row of marks (ticks, arrows, a scribble) cut into digit-like pieces: drop it.
         # Inside a row of digits a doubtful blob stays, since it is more likely two
         # touching digits than a mark. (A digit's confidence is at most its probability of
         # being a digit at all, so this also drops what the classifier takes for no digit.)
@@ -113,13 +116,14 @@ class Scanner:
         # tick cut in two reads as two fair digits, and must not save a row of marks. The
         # row is judged whole, though wide gaps cut it into lines: a tick alone reads as a
         # sure 1.
-        members = [[i for group in line for i in group] for line in lines]
-        read = [np.mean(chosen_confidences[origin[[i for line, row in zip(members, rows,
-                                                                         strict=True)
-                                                    if row == number for i in line]]])
-                for number in range(max(rows, default=-1) + 1)]
+        row_of_digit = np.empty(len(digits), int)
+        for line, row in zip(lines, rows, strict=True):
+            row_of_digit[[i for group in line for i in group]] = row
+        blob_confidences = chosen_confidences[origin]
+        kept = {row for row in set(rows)
+                if blob_confidences[row_of_digit == row].mean() >= ROW_CONFIDENCE}
         return [make_line([[digits[i] for i in group] for group in line])
-                for line, row in zip(lines, rows, strict=True) if read[row] >= 0.5]
+                for line, row in zip(lines, rows, strict=True) if row in kept]
 
     def finish(self, prepared: PreparedPage, probabilities: np.ndarray) -> Page:
         """The record of a prepared page, given the classifier's output for its candidates."""

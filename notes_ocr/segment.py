@@ -36,6 +36,10 @@ from notes_ocr.flatten import Sheet, find_sheet, flatten_sheet
 # the page benchmark loses accuracy (7.0% CER at 1800 px against 6.2% at 2600 px).
 WORK_SIDE = 2600
 
+# Paper lit less than this share of the page's brightest paper is no paper: a scanner's
+# black border, the desk. Shadows on paper are lighter (a tenth to a fifth of black borders).
+NOT_PAPER = 0.3
+
 # Darkness (0-255) below this is paper noise to the skew estimate (on the page reduced to
 # 600 px).
 SKEW_FLOOR = 10
@@ -61,6 +65,15 @@ MIN_CONTRAST = 16
 
 # Rulings are found on the page shrunk this many times along their length.
 RULING_STEP = 4
+# A straight line across SPAN of the page is printed (a ruling, a field's baseline, a
+# table's rule), and so is one RULING_MAX digit heights long; one shorter than RULING_MIN
+# digit heights is not (a digit's stroke is no longer than its height). See ruling_lengths.
+RULING_MIN = 1.5
+RULING_MAX = 6.0
+# Components that run across SPAN of the image, as a line LINE_ASPECT times as long as it is
+# thick or across both ways, are rulings, borders and boxes to the height estimate.
+SPAN = 0.8
+LINE_ASPECT = 5.0
 
 # Rulings are thinner than this (px on the working page, once widened against tilt).
 MAX_RULING_WIDTH = 15
@@ -88,6 +101,11 @@ MIN_PART = 0.15
 # Ink is found by hysteresis: pixels above WEAK_LEVEL of the strong level that are joined to
 # strong ones (see `label_ink`).
 WEAK_LEVEL = 0.6
+# Writing covers a small part of any page or field (a fifth at most): the darkness at the
+# TEXTURE_PERCENTILE is the paper's own, its grain or printed pattern, and no ink level is
+# set below TEXTURE_MARGIN times that (nor the strong level below twice that).
+TEXTURE_PERCENTILE = 80
+TEXTURE_MARGIN = 1.5
 # A stroke drawn lightly or thinly, and softened by blur, can fall under the weak ink level
 # and break a digit (a 7 without its bar reads 1). It is kept where it is still a crest:
 # above CREST_LEVEL of the strong ink level, and above the mean of its two neighbours, in
@@ -130,15 +148,14 @@ class Segmentation:
 
 
 def paper_light(grey: np.ndarray) -> np.ndarray:
-    """The paper's brightness under each part of a grey page, at about 200 px (uint8, >= 1).
+    """The paper's brightness under each part of a grey page, at 200 px (uint8, >= 1).
 
     Estimated by a grey-level closing (which erases strokes thinner than the kernel, a
     twentieth of the page: even a marker on a close-up) followed by a wide median, at a
-    fraction of the resolution because lighting varies slowly.
+    fraction of the resolution because lighting varies slowly. A small field is enlarged
+    to that resolution instead, so that the kernel is the same share of any page.
     """
-    height, width = grey.shape
-    small_scale = min(1.0, 400 / max(height, width))
-    small = cv2.resize(grey, None, fx=small_scale, fy=small_scale, interpolation=cv2.INTER_AREA)
+    small = resized(grey, 400 / max(grey.shape))
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (21, 21))
     paper = cv2.morphologyEx(small, cv2.MORPH_CLOSE, kernel)
     # The median needs no more than half that resolution (and is five times faster there).
@@ -150,13 +167,26 @@ def ink_darkness(grey: np.ndarray, paper: np.ndarray) -> np.ndarray:
     """How much darker than the local paper each pixel is: uint8, 0 = paper, 255 = black.
 
     ``paper`` is `paper_light`'s estimate for this page, at any size. Dividing by it
-    flattens shadows, gradients and tinted paper. Darkness stays 8-bit, as every later stage
+    flattens shadows, gradients and tinted paper. Where the "paper" is far darker than the
+    page's own (`not_paper`: a scanner's black border, the desk beside a sheet), there is
+    no paper to write on, and no ink: darkness 0. Darkness stays 8-bit, as every later stage
     works on it with OpenCV's 8-bit routines, several times faster than float.
     """
     height, width = grey.shape
+    ground = cv2.resize(not_paper(paper), (width, height), interpolation=cv2.INTER_NEAREST)
     paper = cv2.resize(paper, (width, height), interpolation=cv2.INTER_LINEAR)
     # 255 * (paper - grey) / paper, saturating at 0 where a pixel is brighter than its paper.
-    return cv2.divide(cv2.subtract(paper, grey), paper, scale=255)
+    darkness = cv2.divide(cv2.subtract(paper, grey), paper, scale=255)
+    darkness[ground > 0] = 0
+    return darkness
+
+
+def not_paper(paper: np.ndarray) -> np.ndarray:
+    """Where `paper_light`'s estimate is not paper: darker than NOT_PAPER of the page's
+    brightest paper (its 95th percentile), and a few pixels around, where the estimate
+    blurs from the one into the other. uint8, 1 = not paper, the estimate's size."""
+    dark = (paper < NOT_PAPER * float(np.percentile(paper, 95))).astype(np.uint8)
+    return cv2.dilate(dark, np.ones((5, 5), np.uint8)) if dark.any() else dark
 
 
 def estimate_skew(darkness: np.ndarray, max_degrees: float = 6.0, step: float = 0.25) -> float:
@@ -234,22 +264,46 @@ def label_ink(
     touching, the weak pixels join them but the strong ones often do not.
     """
     smooth = cv2.GaussianBlur(darkness, (3, 3), 0)
-    candidates = smooth[smooth > 20]
-    high = floor
-    if candidates.size > 100:
-        otsu, _ = cv2.threshold(candidates.reshape(1, -1), 0, 255,
-                                cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-        high = int(np.clip(otsu, floor, 153))
+    # Patterned paper (a cheque's guilloche, a form's tint) is darker than plain paper
+    # nearly everywhere; ink is darker still. Every level stands above that texture.
+    texture = TEXTURE_MARGIN * float(np.percentile(smooth, TEXTURE_PERCENTILE))
+    above = smooth > max(20.0, texture)
+    high = strong_level(smooth[above], max(floor, round(2 * texture)))
+    labels, stats = hysteresis(smooth, high, texture)
+    # A table's rule or a border left along the edge is darker than most writing, and would
+    # set its level for it: the level is found again without what runs across the image.
+    lines = spans_image(stats, smooth.shape) & (stats[:, cv2.CC_STAT_AREA] > 0)
+    lines[0] = False  # the background
+    if lines.any():
+        writing = ~lines[labels]
+        lower = strong_level(smooth[above & writing], max(floor, round(2 * texture)))
+        if lower < high:
+            high = lower
+            labels, stats = hysteresis(smooth, high, texture)
+    return labels, stats, smooth > high
+
+
+def strong_level(candidates: np.ndarray, lowest: int) -> int:
+    """Otsu's split of the non-paper pixels' darkness, between ``lowest`` and 153."""
+    if candidates.size <= 100:
+        return lowest
+    otsu, _ = cv2.threshold(candidates.reshape(1, -1), 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    return int(np.clip(otsu, lowest, 153))
+
+
+def hysteresis(smooth: np.ndarray, high: int, texture: float) -> tuple[np.ndarray, np.ndarray]:
+    """The labels and stats of the weak pixels (and crests) of ``smooth`` darkness, the area
+    of each component without a pixel above ``high`` set to 0; no level below ``texture``."""
+    weak = max(WEAK_LEVEL * high, texture)
     ink = cv2.bitwise_or(
-        cv2.compare(smooth, WEAK_LEVEL * high, cv2.CMP_GT),
-        crest_pixels(smooth, CREST_LEVEL * high, CREST_HEIGHT * high),
+        cv2.compare(smooth, weak, cv2.CMP_GT),
+        crest_pixels(smooth, max(CREST_LEVEL * high, texture), CREST_HEIGHT * high),
     )
     labels, stats = components(ink)
-    strong = smooth > high
     seeded = np.zeros(len(stats), bool)
-    seeded[labels[strong]] = True
+    seeded[labels[smooth > high]] = True
     stats[~seeded, cv2.CC_STAT_AREA] = 0
-    return labels, stats, strong
+    return labels, stats
 
 
 def components(ink: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -298,23 +352,25 @@ def crest_pixels(darkness: np.ndarray, level: float, height: float) -> np.ndarra
     return crests
 
 
-def remove_rulings(darkness: np.ndarray, min_length: int) -> np.ndarray:
+def remove_rulings(darkness: np.ndarray, min_length: int | tuple[int, int]) -> np.ndarray:
     """Take the ruled and grid lines out of a darkness image, leaving the ink.
 
     A printed line is a layer under the ink: where a stroke crosses it, the two darken the
     paper together, ``d = 1 - (1 - ink)(1 - line)``. The line layer is what survives a grey
-    opening with a straight kernel ``min_length`` long (no stroke of a digit is that long),
+    opening with a straight kernel ``min_length`` long (no stroke of a digit is that long;
+    one length, or the horizontal lines' and the vertical lines'),
     horizontal and vertical; dividing it out as the lighting was leaves the strokes whole
     where they cross the lines, with nothing to cut and mend.
     """
     height, width = darkness.shape
+    lengths = (min_length, min_length) if isinstance(min_length, int) else min_length
     # Shrinking by a whole factor is OpenCV's fast exact average (a third of the time of
     # any other ratio): the page is padded to a multiple of RULING_STEP each way first.
     padded = cv2.copyMakeBorder(darkness, 0, -height % RULING_STEP, 0, -width % RULING_STEP,
                                 cv2.BORDER_REPLICATE)
     padded_h, padded_w = padded.shape
     layer = np.zeros_like(padded)
-    for horizontal in (True, False):
+    for horizontal, length in zip((True, False), lengths, strict=True):
         # A line left a fraction of a degree off level, or bent by a photo's perspective,
         # steps between pixel rows: widen it across by two pixels each side first, so a
         # straight kernel still fits along it (page benchmark CER 7.5% at one, 7.0% at two).
@@ -324,10 +380,10 @@ def remove_rulings(darkness: np.ndarray, min_length: int) -> np.ndarray:
         # times along the line (a quarter of the pixels, a kernel a quarter as long).
         if horizontal:
             shrunk = (padded_w // RULING_STEP, padded_h)
-            along = (max(1, min_length // RULING_STEP), 1)
+            along = (max(1, length // RULING_STEP), 1)
         else:
             shrunk = (padded_w, padded_h // RULING_STEP)
-            along = (1, max(1, min_length // RULING_STEP))
+            along = (1, max(1, length // RULING_STEP))
         small = cv2.resize(widened, shrunk, interpolation=cv2.INTER_AREA)
         lines = cv2.morphologyEx(
             small, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, along)
@@ -346,6 +402,22 @@ def remove_rulings(darkness: np.ndarray, min_length: int) -> np.ndarray:
     return cv2.divide(cv2.subtract(darkness, layer), cv2.subtract(255, layer), scale=255)
 
 
+def ruling_lengths(shape: tuple[int, ...], digit_height: float) -> tuple[int, int]:
+    """How long a straight line is at least to be a ruling, horizontal and vertical (px).
+
+    SPAN of the page across, held between RULING_MIN and RULING_MAX digit heights when the
+    digits' height is known (a field's baseline or a cell's rule spans it; on a page, a
+    printed line a few digits long is no writing; in a field as tall as its digits, no
+    vertical line is a rule). Not knowing the digits' height (0), lines across SPAN.
+    """
+    height, width = shape[:2]
+    lengths = np.array([SPAN * width, SPAN * height])
+    if digit_height > 0:
+        lengths = np.clip(lengths, RULING_MIN * digit_height, RULING_MAX * digit_height)
+    horizontal, vertical = (int(length) for length in np.rint(lengths))
+    return horizontal, vertical
+
+
 def typical_height(stats: np.ndarray, shape: tuple[int, ...]) -> float:
     """Typical digit height: the area-weighted median height of the ink's components.
 
@@ -357,12 +429,29 @@ def typical_height(stats: np.ndarray, shape: tuple[int, ...]) -> float:
     heights = stats[1:, cv2.CC_STAT_HEIGHT]
     areas = stats[1:, cv2.CC_STAT_AREA]
     big = areas >= min_area(shape)
+    # What runs across most of the image is a ruling, a border or a box, not a digit (a
+    # 1 filling a field's height is one too, but the other digits speak for it).
+    spanning = spans_image(stats[1:], shape)
+    if (big & ~spanning).any():
+        big &= ~spanning
     if not big.any():
         return 0.0
     order = np.argsort(heights[big])
     weights = np.cumsum(areas[big][order])
     middle = int(np.searchsorted(weights, weights[-1] / 2))
     return float(heights[big][order][middle])
+
+
+def spans_image(stats: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Which components (rows of ``cv2.connectedComponentsWithStats``' stats) run across
+    SPAN of the image's width or height as a line (at least LINE_ASPECT times as long as
+    their ink is thick), or across SPAN of both."""
+    height, width = shape[:2]
+    w, h = stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]
+    long = np.maximum(w, h)
+    thickness = stats[:, cv2.CC_STAT_AREA] / np.maximum(long, 1)
+    wide, tall = w >= SPAN * width, h >= SPAN * height
+    return ((wide | tall) & (long >= LINE_ASPECT * thickness)) | (wide & tall)
 
 
 def min_area(shape: tuple[int, ...]) -> int:
@@ -401,11 +490,14 @@ def segment_page(grey: np.ndarray) -> Segmentation:
     digit_height = typical_height(stats, pilot.darkness.shape) / PILOT_SCALE
     sheet = pilot.sheet
     if 0 < digit_height < SMALL_DIGIT:
-        enlarge = min(MAX_ENLARGE, SMALL_DIGIT / digit_height)
+        # Enlarging a small field costs little: only a large page is held to MAX_ENLARGE.
+        room = max(MAX_ENLARGE, WORK_SIDE / max(work.shape))
+        enlarge = min(room, SMALL_DIGIT / digit_height)
         work = resized(grey, scale * enlarge)
         scale *= enlarge
+        digit_height *= enlarge
         sheet = None if sheet is None else sheet.scaled(enlarge)
-    page = clean_darkness(work, 1.0, sheet, pilot.skew, pilot.paper)
+    page = clean_darkness(work, 1.0, sheet, pilot.skew, pilot.paper, digit_height)
     pieces, digit_height = pieces_of(*label_ink(page.darkness))
     to_work = page.to_work @ np.diag([scale, scale, 1.0])
     return Segmentation(pieces, digit_height, to_work=to_work, skew_degrees=page.skew)
@@ -437,12 +529,13 @@ def clean_darkness(
     sheet: Sheet | None = None,
     skew: float | None = None,
     paper: np.ndarray | None = None,
+    digit_height: float = 0.0,
 ) -> CleanPage:
     """``grey`` resized by ``scale``, flattened, deskewed, as darkness without rulings.
 
     The ``sheet`` (page coordinates), the ``skew`` and the ``paper``'s light are
     found when not given; the pilot's serve the page at any scale (the light is estimated
-    at 200 px either way).
+    at 200 px either way). Rulings are the straight lines `ruling_lengths` long.
     """
     to_work = np.diag([scale, scale, 1.0])
     grey = resized(grey, scale)
@@ -459,8 +552,7 @@ def clean_darkness(
         skew = estimate_skew(darkness)
     darkness, rotation = rotate(darkness, skew)
     to_work = np.vstack([rotation, [0, 0, 1]]) @ to_work
-    # Rulings run across the page; a digit is far shorter than an eighth of the page.
-    darkness = remove_rulings(darkness, min_length=max(darkness.shape) // 8)
+    darkness = remove_rulings(darkness, ruling_lengths(darkness.shape, digit_height))
     return CleanPage(darkness, to_work, sheet, skew, paper)
 
 
