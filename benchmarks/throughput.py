@@ -57,7 +57,7 @@ STAGES = [
     ("  of which normalize_blob", "normalize.py", "normalize_blob"),
     ("classify (MLP forward pass)", "batch.py", "classify"),
     ("decode DP (choose)", "decode.py", "choose"),
-    ("lines and groups (layout.group_lines)", "layout.py", "group_lines"),
+    ("lines and groups (layout.lay_out)", "layout.py", "lay_out"),
     ("writing records", "results.py", "write"),
 ]
 

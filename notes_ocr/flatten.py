@@ -67,6 +67,8 @@ def find_sheet(grey: np.ndarray) -> Sheet | None:
     scale = SEARCH_SIDE / max(grey.shape)
     interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
     small = cv2.resize(grey, None, fx=scale, fy=scale, interpolation=interpolation)
+    if paper_to_the_edges(small):
+        return None
     frame = small.shape[0] * small.shape[1]
     best, best_weakest = None, np.inf
     for outline in candidate_outlines(small):
@@ -88,6 +90,15 @@ def find_sheet(grey: np.ndarray) -> Sheet | None:
     # Step just inside the outline: the sheet's edge is where the desk begins.
     corners = corners + (corners.mean(axis=0) - corners) * SHEET_INSET
     return Sheet(upright_corners(corners) / np.float32(scale), outline / np.float32(scale))
+
+
+def paper_to_the_edges(small: np.ndarray) -> bool:
+    """Whether nearly all of the frame's edge is as bright as its paper: a scan, or a
+    close-up, with no ground to cut away (most pages; this saves them the search)."""
+    band = max(2, round(0.02 * max(small.shape)))
+    edge = np.concatenate([small[:band].ravel(), small[-band:].ravel(),
+                           small[:, :band].ravel(), small[:, -band:].ravel()])
+    return float(np.percentile(edge, 10)) >= CONTRAST * float(np.median(small))
 
 
 def candidate_outlines(small: np.ndarray) -> list[np.ndarray]:

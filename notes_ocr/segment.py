@@ -275,7 +275,7 @@ def label_ink(
     smooth = cv2.GaussianBlur(darkness, (3, 3), 0)
     # Patterned paper (a cheque's guilloche, a form's tint) is darker than plain paper
     # nearly everywhere; ink is darker still. Every level stands above that texture.
-    texture = TEXTURE_MARGIN * float(np.percentile(smooth, TEXTURE_PERCENTILE))
+    texture = TEXTURE_MARGIN * level_at(smooth, TEXTURE_PERCENTILE / 100)
     above = smooth > max(20.0, texture)
     high = strong_level(smooth[above], max(floor, round(2 * texture)))
     labels, stats = hysteresis(smooth, high, texture)
@@ -290,6 +290,13 @@ def label_ink(
             high = lower
             labels, stats = hysteresis(smooth, high, texture)
     return labels, stats, smooth > high
+
+
+def level_at(image: np.ndarray, share: float) -> int:
+    """The level (0-255) that ``share`` of a uint8 image's pixels do not exceed: a
+    percentile, counted from its histogram (np.percentile sorts, 30 ms on a page)."""
+    counts = cv2.calcHist([image], [0], None, [256], [0, 256]).ravel()
+    return int(np.searchsorted(np.cumsum(counts), share * image.size))
 
 
 def strong_level(candidates: np.ndarray, lowest: int) -> int:
@@ -423,6 +430,7 @@ def ruling_lengths(shape: tuple[int, ...], digit_height: float) -> tuple[int, in
     lengths = np.array([SPAN * width, SPAN * height])
     if digit_height > 0:
         lengths = np.clip(lengths, RULING_MIN * digit_height, RULING_MAX * digit_height)
+
     horizontal, vertical = (int(length) for length in np.rint(lengths))
     return horizontal, vertical
 
@@ -561,7 +569,13 @@ def clean_darkness(
         skew = estimate_skew(darkness)
     darkness, rotation = rotate(darkness, skew)
     to_work = np.vstack([rotation, [0, 0, 1]]) @ to_work
-    darkness = remove_rulings(darkness, ruling_lengths(darkness.shape, digit_height))
+    lengths = ruling_lengths(darkness.shape, digit_height)
+    if digit_height <= 0:
+        # No digit is taller than an eighth of the largest working page: a longer kernel
+        # would only cost time (a third more on a page).
+        longest = round(scale * WORK_SIDE / 8)
+        lengths = (min(lengths[0], longest), min(lengths[1], longest))
+    darkness = remove_rulings(darkness, lengths)
     return CleanPage(darkness, to_work, sheet, skew, paper)
 
 
