@@ -70,6 +70,9 @@ RULING_STEP = 4
 # digit heights is not (a digit's stroke is no longer than its height). See ruling_lengths.
 RULING_MIN = 1.5
 RULING_MAX = 6.0
+# What lies wholly within this share of the image's longer side from an edge is the edge's
+# own shadow or a crop's sliver of background, not writing.
+EDGE_STRIP = 0.015
 # Components that run across SPAN of the image, as a line LINE_ASPECT times as long as it is
 # thick or across both ways, are rulings, borders and boxes to the height estimate.
 SPAN = 0.8
@@ -471,6 +474,27 @@ def spans_image(stats: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     return ((wide | tall) & (long >= LINE_ASPECT * thickness)) | (wide & tall)
 
 
+def along_an_edge(pieces: list[Blob], to_work: np.ndarray, shape: tuple[int, ...]
+                  ) -> np.ndarray:
+    """Which pieces (on the working page, which ``to_work`` maps the page to) lie wholly in
+    the strip along an edge of the page as given (``shape``) that is EDGE_STRIP of its
+    longer side wide: the dark edge a crop or a scanner leaves, not a digit (which reaches
+    further in, even where it touches the edge)."""
+    if not pieces:
+        return np.zeros(0, bool)
+    height, width = shape[:2]
+    strip = max(2.0, EDGE_STRIP * max(height, width))
+    boxes = np.array([piece.box for piece in pieces], np.float64)
+    x, y, w, h = boxes.T
+    corners = np.stack([[x, y], [x + w, y], [x, y + h], [x + w, y + h]], axis=1)  # (2, 4, N)
+    on_page = cv2.perspectiveTransform(corners.transpose(2, 1, 0).reshape(1, -1, 2),
+                                       np.linalg.inv(to_work)).reshape(-1, 4, 2)
+    left, top = on_page.min(axis=1).T
+    right, bottom = on_page.max(axis=1).T
+    return ((right <= strip) | (left >= width - strip) | (bottom <= strip)
+            | (top >= height - strip))
+
+
 def min_area(shape: tuple[int, ...]) -> int:
     """Components of fewer pixels than this are specks, not ink of a digit."""
     return max(12, (max(shape) // 400) ** 2)
@@ -517,6 +541,8 @@ def segment_page(grey: np.ndarray) -> Segmentation:
     page = clean_darkness(work, 1.0, sheet, pilot.skew, pilot.paper, digit_height)
     pieces, digit_height = pieces_of(*label_ink(page.darkness))
     to_work = page.to_work @ np.diag([scale, scale, 1.0])
+    pieces = [piece for piece, edge in zip(pieces, along_an_edge(pieces, to_work, grey.shape),
+                                           strict=True) if not edge]
     return Segmentation(pieces, digit_height, to_work=to_work, skew_degrees=page.skew)
 
 
