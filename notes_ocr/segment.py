@@ -4,20 +4,22 @@ The stages, in the order ``segment_page`` runs them, each a function over plain 
 (stages 1-5, ``clean_darkness``, run twice: on a half-size pilot that measures the digits'
 height, then at the scale that height calls for):
 
-1. ``flatten.find_sheet`` / ``flatten_sheet``: in a phone photo, cut the sheet out of the
+1. ``flatten.find_sheet`` / ``flatten_sheet``: in a phone photo, cut the paper out of the
    desk and undo its perspective.
 2. ``paper_light`` / ``ink_darkness``: divide out the paper's uneven lighting (estimated
    once, on the pilot), so shadows and gradients vanish and what is left is how much darker
-   than its paper each pixel is.
+   than its paper each pixel is; what is no paper (a black scan border) holds no ink.
 3. ``estimate_skew`` / ``rotate``: make the writing (and any ruling) horizontal.
-4. ``remove_rulings``: divide out the long straight lines of ruled and grid paper as a layer
-   under the ink, so strokes that cross them stay whole.
-5. ``label_ink``: hysteresis threshold, so faint pencil joined to firm strokes survives
-   while isolated paper noise does not, with the crests of faint thin strokes kept as ink
-   (``crest_pixels``); its strong pixels, the strokes' cores, tell nearly touching digits
-   apart later.
+4. ``remove_rulings``: divide out printed straight lines (ruled and grid paper, a field's
+   baseline, a table's rules; ``ruling_lengths`` says how long) as a layer under the ink,
+   so strokes that cross them stay whole.
+5. ``label_ink``: hysteresis threshold above the paper's own texture, so faint pencil
+   joined to firm strokes survives while paper noise and printed patterns do not, with the
+   crests of faint thin strokes kept as ink (``crest_pixels``); its strong pixels, the
+   strokes' cores, tell nearly touching digits apart later.
 6. ``pieces_of``: connected components, specks and non-digit marks dropped, plainly
-   broken digits joined, and wide blobs cut wherever touching digits could meet. Which
+   broken digits joined, and wide blobs cut wherever touching digits could meet; then
+   (``along_an_edge``) what lies in a thin strip along the page's edges is dropped. Which
    pieces form which digit is decided later, with the classifier (decode.py).
 """
 
@@ -262,11 +264,12 @@ def label_ink(
 
     Strong pixels seed the ink, and weaker ones 8-connected to them stay, so faint pencil
     joined to firm strokes survives while isolated paper noise does not. The strong level
-    is Otsu's split of the non-paper pixels (darkness above 20 of 255), but never below
-    ``floor``, so a blank page's noise is not taken for ink; the weak level is WEAK_LEVEL
-    of it. The crests of faint thin strokes (``crest_pixels``) are weak pixels too: at the
-    weak level alone, a 7 drawn thinly loses its bar, a 9 its loop. With the crests kept,
-    the weak level can be higher, so blur fills fewer loops and joins fewer neighbours.
+    is Otsu's split of the non-paper pixels (darkness above 20 of 255 and above the paper's
+    texture, see TEXTURE_PERCENTILE), but never below ``floor``, so a blank page's noise is
+    not taken for ink; the weak level is WEAK_LEVEL of it. The crests of faint thin
+    strokes (``crest_pixels``) are weak pixels too: at the weak level alone, a 7 drawn
+    thinly loses its bar, a 9 its loop. With the crests kept, the weak level can be
+    higher, so blur fills fewer loops and joins fewer neighbours.
     Page benchmark CER (default set / a set never tuned on): weak level a half, no crests
     3.65% / 4.01%; with crests 2.98% / 3.08%; weak level 0.6, 2.80% / 2.84%.
 
@@ -433,7 +436,6 @@ def ruling_lengths(shape: tuple[int, ...], digit_height: float) -> tuple[int, in
     lengths = np.array([SPAN * width, SPAN * height])
     if digit_height > 0:
         lengths = np.clip(lengths, RULING_MIN * digit_height, RULING_MAX * digit_height)
-
     horizontal, vertical = (int(length) for length in np.rint(lengths))
     return horizontal, vertical
 
