@@ -129,8 +129,9 @@ def family_of(name: str) -> str:
 # --- readers ------------------------------------------------------------------------------
 
 
-def run_notes_ocr(folder: Path) -> tuple[dict[str, list[str]], float]:
-    """Scan the folder with the CLI; return each file's lines and the wall time."""
+def scan_folder(folder: Path) -> tuple[list[dict], float]:
+    """``notes-ocr scan --format jsonl FOLDER`` in a fresh process, as a user runs it: its
+    records and the wall time, start-up included."""
     start = time.perf_counter()
     result = subprocess.run(
         [sys.executable, "-m", "notes_ocr", "scan", "--format", "jsonl", str(folder)],
@@ -139,11 +140,14 @@ def run_notes_ocr(folder: Path) -> tuple[dict[str, list[str]], float]:
     elapsed = time.perf_counter() - start
     if result.returncode not in (0, 1):
         raise SystemExit(f"notes-ocr failed ({result.returncode}): {result.stderr.strip()}")
-    read = {}
-    for line in result.stdout.splitlines():
-        record = json.loads(line)
-        read[Path(record["source"]).name] = [entry["text"] for entry in record["lines"]]
-    return read, elapsed
+    return [json.loads(line) for line in result.stdout.splitlines()], elapsed
+
+
+def run_notes_ocr(folder: Path) -> tuple[dict[str, list[str]], float]:
+    """Scan the folder with the CLI; return each file's lines and the wall time."""
+    records, elapsed = scan_folder(folder)
+    return {Path(record["source"]).name: [entry["text"] for entry in record["lines"]]
+            for record in records}, elapsed
 
 
 def tesseract_lines(text: str) -> list[str]:

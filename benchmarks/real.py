@@ -43,7 +43,7 @@ import cv2
 import numpy as np
 
 from benchmarks.metrics import Score, align, levenshtein, total
-from benchmarks.pages import WORKERS, _tesseract_page, tesseract_version
+from benchmarks.pages import WORKERS, _tesseract_page, scan_folder, tesseract_version
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE.parent.parent / "shared" / "realdata"
@@ -101,18 +101,13 @@ def load_truth(pages: Path) -> dict[str, dict[str, list[str]]]:
 
 def run_notes_ocr(folder: Path) -> SourceResult:
     """``notes-ocr scan --format jsonl FOLDER`` in a fresh process, timed whole."""
-    start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "notes_ocr", "scan", "--quiet", "--format",
-                           "jsonl", str(folder)], capture_output=True, text=True, check=False)
-    seconds = time.perf_counter() - start
-    if done.returncode not in (0, 1):
-        raise SystemExit(f"notes-ocr failed ({done.returncode}): {done.stderr.strip()}")
-    readings = {}
-    for line in done.stdout.splitlines():
-        record = json.loads(line)
-        readings[Path(record["source"]).name] = Reading(
+    records, seconds = scan_folder(folder)
+    readings = {
+        Path(record["source"]).name: Reading(
             [entry["text"] for entry in record["lines"]],
             [digit["confidence"] for entry in record["lines"] for digit in entry["digits"]])
+        for record in records
+    }
     return SourceResult(readings, seconds)
 
 
