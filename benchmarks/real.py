@@ -31,7 +31,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import subprocess
+import shutil
 import sys
 import time
 from collections import defaultdict
@@ -324,8 +324,7 @@ def main(argv: list[str] | None = None) -> None:
     truth = load_truth(pages)
     args.out.mkdir(parents=True, exist_ok=True)
     peers = not args.no_peers
-    have_tesseract = peers and subprocess.run(["which", "tesseract"], capture_output=True
-                                              ).returncode == 0
+    have_tesseract = peers and shutil.which("tesseract") is not None
     engine = rapidocr_engine() if peers else None
     if peers and not have_tesseract:
         print("Tesseract is not installed (apt-get install -y tesseract-ocr): left out")

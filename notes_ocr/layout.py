@@ -57,8 +57,11 @@ def lay_out(boxes: np.ndarray) -> tuple[list[list[list[int]]], list[int]]:
             rows.append(number)
     order = reading_order(boxes, lines)
     lines, rows = [lines[i] for i in order], [rows[i] for i in order]
-    spacing = usual_gap([gap for line in lines for gap in gaps(boxes, line)])
-    return [split_groups(boxes, line, spacing) for line in lines], rows
+    line_gaps = [gaps(boxes, line) for line in lines]
+    spacing = usual_gap(np.concatenate(line_gaps))
+    groups = [split_groups(line, between, spacing)
+              for line, between in zip(lines, line_gaps, strict=True)]
+    return groups, rows
 
 
 def rows_of(boxes: np.ndarray) -> list[list[int]]:
@@ -112,27 +115,26 @@ def reading_order(boxes: np.ndarray, lines: list[list[int]]) -> list[int]:
     right = np.array([(boxes[line, 0] + boxes[line, 2]).max() for line in lines])
     middle = np.array([np.median(boxes[line, 1] + boxes[line, 3] / 2) for line in lines])
     column = np.zeros(len(lines), int)
-    current, reach = 0, np.inf
+    current, reach = -1, -np.inf
     for i in np.argsort(left, kind="stable"):
         if left[i] > reach:
             current += 1
         column[i] = current
-        reach = right[i] if reach == np.inf else max(reach, right[i])
+        reach = max(reach, right[i])
     return [int(i) for i in np.lexsort((left, middle, column))]
 
 
-def usual_gap(line_gaps: list[float]) -> float:
+def usual_gap(line_gaps: np.ndarray) -> float:
     """The writer's usual gap between digits (digit heights), or 0 if too few to tell."""
     if len(line_gaps) < MIN_LINE_GAPS:
         return 0.0
     return float(np.quantile(line_gaps, USUAL_QUANTILE))
 
 
-def split_groups(boxes: np.ndarray, line: list[int], page_gap: float = 0.0) -> list[list[int]]:
-    """Cut one line's digits (left to right) where the gaps are wide (see GROUP_RATIO);
-    ``page_gap`` is the page's usual gap, for lines with too few of their own."""
-    line_gaps = gaps(boxes, line)
-    usual = usual_gap(list(line_gaps)) if len(line_gaps) >= MIN_LINE_GAPS else page_gap
+def split_groups(line: list[int], line_gaps: np.ndarray, page_gap: float) -> list[list[int]]:
+    """Cut one line's digits (left to right) where its gaps (``gaps``) are wide (see
+    GROUP_RATIO); ``page_gap`` is the page's usual gap, for lines with too few of their own."""
+    usual = usual_gap(line_gaps) if len(line_gaps) >= MIN_LINE_GAPS else page_gap
     threshold = max(GROUP_GAP, GROUP_RATIO * usual)
     groups = [[line[0]]]
     for index, gap in zip(line[1:], line_gaps, strict=True):

@@ -178,11 +178,13 @@ def ink_darkness(grey: np.ndarray, paper: np.ndarray) -> np.ndarray:
     works on it with OpenCV's 8-bit routines, several times faster than float.
     """
     height, width = grey.shape
-    ground = cv2.resize(not_paper(paper), (width, height), interpolation=cv2.INTER_NEAREST)
+    ground = not_paper(paper)
     paper = cv2.resize(paper, (width, height), interpolation=cv2.INTER_LINEAR)
     # 255 * (paper - grey) / paper, saturating at 0 where a pixel is brighter than its paper.
     darkness = cv2.divide(cv2.subtract(paper, grey), paper, scale=255)
-    darkness[ground > 0] = 0
+    if ground.any():  # most pages are paper to their edges
+        ground = cv2.resize(ground, (width, height), interpolation=cv2.INTER_NEAREST)
+        darkness[ground > 0] = 0
     return darkness
 
 
@@ -424,18 +426,22 @@ def remove_rulings(darkness: np.ndarray, min_length: int | tuple[int, int]) -> n
     return cv2.divide(cv2.subtract(darkness, layer), cv2.subtract(255, layer), scale=255)
 
 
-def ruling_lengths(shape: tuple[int, ...], digit_height: float) -> tuple[int, int]:
+def ruling_lengths(shape: tuple[int, ...], digit_height: float, longest: float
+                   ) -> tuple[int, int]:
     """How long a straight line is at least to be a ruling, horizontal and vertical (px).
 
     SPAN of the page across, held between RULING_MIN and RULING_MAX digit heights when the
     digits' height is known (a field's baseline or a cell's rule spans it; on a page, a
     printed line a few digits long is no writing; in a field as tall as its digits, no
-    vertical line is a rule). Not knowing the digits' height (0), lines across SPAN.
+    vertical line is a rule). Not knowing the digits' height (0), lines across SPAN, or
+    ``longest`` px long: no digit is taller, and a longer kernel only costs time.
     """
     height, width = shape[:2]
     lengths = np.array([SPAN * width, SPAN * height])
     if digit_height > 0:
         lengths = np.clip(lengths, RULING_MIN * digit_height, RULING_MAX * digit_height)
+    else:
+        lengths = np.minimum(lengths, longest)
     horizontal, vertical = (int(length) for length in np.rint(lengths))
     return horizontal, vertical
 
@@ -597,13 +603,9 @@ def clean_darkness(
         skew = estimate_skew(darkness)
     darkness, rotation = rotate(darkness, skew)
     to_work = np.vstack([rotation, [0, 0, 1]]) @ to_work
-    lengths = ruling_lengths(darkness.shape, digit_height)
-    if digit_height <= 0:
-        # No digit is taller than an eighth of the largest working page: a longer kernel
-        # would only cost time (a third more on a page).
-        longest = round(scale * WORK_SIDE / 8)
-        lengths = (min(lengths[0], longest), min(lengths[1], longest))
-    darkness = remove_rulings(darkness, lengths)
+    # No digit is taller than an eighth of the largest working page.
+    longest = scale * WORK_SIDE / 8
+    darkness = remove_rulings(darkness, ruling_lengths(darkness.shape, digit_height, longest))
     return CleanPage(darkness, to_work, sheet, skew, paper)
 
 
