@@ -34,7 +34,14 @@ from notes_ocr.segment import Blob, slanted_cuts
 MAX_PIECES = 8  # the most pieces one digit is made of
 MAX_WIDTH = 2.0  # a digit of several pieces is at most this many line heights wide
 MAX_GAP = 0.3  # pieces of one digit are at most this many line heights apart
+# Pieces overlapping in at least this share of the narrower one's columns stand one above
+# the other, as the parts of a broken digit do; neighbouring digits touch at a column or two.
+MIN_OVERLAP = 0.25
 MIN_HEIGHT = 0.4  # a digit is at least this many line heights tall
+# ... except a 0, which many people write small, at the height of a lower-case o: a
+# shorter candidate at least this tall may be read, as a 0 alone (a sure 0 is a ring,
+# where a dot, a dash or a tick reads as something else or nothing).
+SMALL_ZERO = 0.3
 DIGIT_COST = 0.05  # log-confidence a reading pays per digit: the fewer digits win ties
 # Reading two digits where segmentation cut through ink costs this much log-confidence:
 # digits touch less often than not, and the narrow edge of many digits reads as a
@@ -74,12 +81,14 @@ class Proposal:
     stop: np.ndarray  # (C,) int
     joins: np.ndarray  # (C,) int: gaps the candidate bridges between pieces that stand apart
     can_be_digit: np.ndarray  # (C,) bool: tall enough to be a digit
+    small: np.ndarray  # (C,) bool: too short for a digit but a 0 (SMALL_ZERO)
     lean: np.ndarray  # (C,) float: degrees the ink's main axis leans from upright
     # (C,) float: the width of the candidate's strokes, px: its ink over its skeleton's length
     stroke_width: np.ndarray
     boxes: np.ndarray  # (C, 4) int: x, y, w, h on the working page
     # (C, 28, 28) uint8: each candidate as an MNIST-style digit; blank where it is too
-    # short to be one (``can_be_digit`` false), as such a candidate is never chosen.
+    # short to be one (neither ``can_be_digit`` nor ``small``), as such a candidate is
+    # never chosen.
     images: np.ndarray
     pieces: tuple[Blob, ...] = ()  # (P,) in the order above: what a chosen digit is made of
 
@@ -90,11 +99,12 @@ def propose(pieces: list[Blob], digit_height: float) -> Proposal:
     # gaps is still one row's height and one writer's hand.
     lines = []
     if pieces:
-        for row in rows_of(np.array([piece.box for piece in pieces], float)):
+        boxes = np.array([piece.box for piece in pieces], float)
+        for row in rows_of(boxes, digit_height):
             lines.append([pieces[i] for i in row])
     line_starts = np.cumsum([0, *(len(line) for line in lines)])
     skippable, source = [], []
-    start, stop, joins, can_be_digit, blobs = [], [], [], [], []
+    start, stop, joins, can_be_digit, small, blobs = [], [], [], [], [], []
     for offset, line in zip(line_starts, lines, strict=False):
         height = line_height(line, digit_height)
         skippable.extend(piece.h < MIN_HEIGHT * height for piece in line)
@@ -104,6 +114,7 @@ def propose(pieces: list[Blob], digit_height: float) -> Proposal:
             stop.append(offset + last)
             joins.append(bridged)
             can_be_digit.append(union.h >= MIN_HEIGHT * height)
+            small.append(SMALL_ZERO * height <= union.h < MIN_HEIGHT * height)
             blobs.append(union)
 
     # A candidate's stroke width is its ink over its skeleton's length, both summed over its
@@ -114,7 +125,7 @@ def propose(pieces: list[Blob], digit_height: float) -> Proposal:
     starts, stops = np.array(start, int), np.array(stop, int)
     stroke_width = (ink[stops] - ink[starts]) / np.maximum(skeleton[stops] - skeleton[starts], 1)
     images = np.zeros((len(blobs), MNIST_SIZE, MNIST_SIZE), np.uint8)
-    for i in np.flatnonzero(can_be_digit):
+    for i in np.flatnonzero(np.array(can_be_digit, bool) | np.array(small, bool)):
         images[i] = normalize_blob(blobs[i].mask, width=stroke_width[i])
     return Proposal(
         line_starts=np.asarray(line_starts, int),
@@ -124,6 +135,7 @@ def propose(pieces: list[Blob], digit_height: float) -> Proposal:
         stop=stops,
         joins=np.array(joins, int),
         can_be_digit=np.array(can_be_digit, bool),
+        small=np.array(small, bool),
         lean=np.array([lean_degrees(blob.mask) for blob in blobs]),
         stroke_width=stroke_width,
         boxes=np.array([blob.box for blob in blobs], int).reshape(-1, 4),
@@ -146,7 +158,7 @@ def line_candidates(line: list[Blob], height: float) -> list[tuple[int, int, int
     """Every run of neighbouring pieces of a line that could be one digit.
 
     Returns (first piece, last piece + 1, gaps bridged, the joined blob) tuples; a piece
-    that overlaps the candidate's columns bridges no gap.
+    that overlaps the candidate's columns (by MIN_OVERLAP) bridges no gap.
     """
     out = []
     for first in range(len(line)):
@@ -161,7 +173,10 @@ def line_candidates(line: list[Blob], height: float) -> list[tuple[int, int, int
             # pieces of a broken digit overlap like that more often than not, neighbouring
             # digits hardly ever (22 of 34 and 30 of 6,706 pairs of tall pieces on the
             # held-out benchmark pages).
-            stands_apart = piece.source != line[last - 1].source and piece.x >= union.x + union.w
+            overlap = union.x + union.w - piece.x
+            narrower = min(piece.w, line[last - 1].w)
+            stands_apart = (piece.source != line[last - 1].source
+                            and overlap < MIN_OVERLAP * narrower)
             union = join(union, piece)
             if union.w > MAX_WIDTH * height:
                 break
@@ -176,8 +191,8 @@ def choose(proposal: Proposal, labels: np.ndarray, confidences: np.ndarray) -> n
     ``labels`` and ``confidences`` (C,) are the classifier's reading of each candidate and
     its confidence in it as one whole digit. For each line, every piece belongs to exactly
     one chosen candidate, except short pieces, which may be left out as stray marks for
-    SKIP_COST each; a candidate too short to be a digit is never chosen. Returns candidate
-    indices, int (D,).
+    SKIP_COST each; a candidate too short to be a digit is never chosen, and a small one
+    only as a 0. Returns candidate indices, int (D,).
     """
     # Where segmentation cut through ink: the piece before a candidate's first one, or the
     # one after its last, came from the same blob.
@@ -196,7 +211,8 @@ def choose(proposal: Proposal, labels: np.ndarray, confidences: np.ndarray) -> n
     scores = np.log(np.clip(confidences, FLOOR, 1.0))
     scores -= DIGIT_COST + JOIN_COST * proposal.joins + CUT_COST * cut_before
     ending: dict[int, list[int]] = {}
-    for c in np.flatnonzero(proposal.can_be_digit):
+    small_zero = proposal.small & (np.asarray(labels) == 0)
+    for c in np.flatnonzero(proposal.can_be_digit | small_zero):
         ending.setdefault(int(proposal.stop[c]), []).append(int(c))
 
     chosen: list[int] = []

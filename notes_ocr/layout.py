@@ -64,10 +64,14 @@ def lay_out(boxes: np.ndarray) -> tuple[list[list[list[int]]], list[int]]:
     return groups, rows
 
 
-def rows_of(boxes: np.ndarray) -> list[list[int]]:
-    """The boxes' rows of writing, top to bottom, each left to right."""
+def rows_of(boxes: np.ndarray, digit_height: float = 0.0) -> list[list[int]]:
+    """The boxes' rows of writing, top to bottom, each left to right.
+
+    ``digit_height`` is the digits' height, px; when not given (0), the median box's.
+    """
     heights = boxes[:, 3]
-    digit_height = float(np.median(heights))
+    if digit_height <= 0:
+        digit_height = float(np.median(heights))
     centres_y = boxes[:, 1] + heights / 2
     rows: list[list[int]] = []
     row_centres: list[float] = []

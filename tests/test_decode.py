@@ -152,6 +152,33 @@ def test_a_piece_overlapping_the_columns_before_it_bridges_no_gap():
     assert joins[(0, 2)] == 0 and joins[(1, 3)] == 1 and joins[(0, 3)] == 1
 
 
+def test_digits_touching_at_a_column_or_two_bridge_a_gap():
+    # Neighbouring digits written close share a column or two; that is no broken digit.
+    def piece(x: int, width: int, source: int) -> Blob:
+        return Blob(x, 0, width, 30, np.ones((30, width), bool), source)
+
+    candidates = decode.line_candidates([piece(0, 20, 1), piece(19, 20, 2)], 30.0)
+    assert {(a, b): bridged for a, b, bridged, _ in candidates}[(0, 2)] == 1
+
+
+def test_zeros_written_small_are_read_and_dots_are_not(mnist, recognizer):
+    # Many people write 0 at the height of a lower-case o, well under the line's digits.
+    five, one, zero, six = first_of(mnist, "5106")
+    five, one, six = (pen_digit(d, HEIGHT) for d in (five, one, six))
+    small = pen_digit(zero, round(0.36 * HEIGHT))
+    x = 40 + five.shape[1] + 12
+    inks = [(five, 40), (one, x)]
+    x += one.shape[1] + 12
+    for _ in range(3):
+        inks.append((small, x))
+        x += small.shape[1] + 12
+    inks.append((six, x))
+    assert read_mask(canvas_with(*inks), recognizer) == "510006"
+    dot = np.ones((7, 7), bool)
+    assert read_mask(canvas_with((five, 40), (dot, x - 20), (six, x)), recognizer) == "56"
+    assert decode.SMALL_ZERO * HEIGHT < 0.36 * HEIGHT < decode.MIN_HEIGHT * HEIGHT
+
+
 def test_a_dot_beside_digits_is_left_out(mnist, recognizer):
     inks = [pen_digit(d, HEIGHT) for d in first_of(mnist, "72")]
     dot = np.ones((7, 7), bool)
@@ -171,6 +198,7 @@ def proposal_of(sources: list[int], short: list[bool], runs: list[tuple[int, int
         stop=stop,
         joins=np.array(joins),
         can_be_digit=np.array([not all(short[a:b]) for a, b in runs]),
+        small=np.zeros(len(runs), bool),
         lean=np.zeros(len(runs)),
         stroke_width=np.ones(len(runs)),
         boxes=np.zeros((len(runs), 4), int),
