@@ -129,12 +129,14 @@ def family_of(name: str) -> str:
 # --- readers ------------------------------------------------------------------------------
 
 
-def scan_folder(folder: Path) -> tuple[list[dict], float]:
+def scan_folder(folder: Path, model: Path | None = None) -> tuple[list[dict], float]:
     """``notes-ocr scan --format jsonl FOLDER`` in a fresh process, as a user runs it: its
-    records and the wall time, start-up included."""
+    records and the wall time, start-up included. ``model``: another model than the
+    shipped one."""
     start = time.perf_counter()
+    extra = [] if model is None else ["--model", str(model)]
     result = subprocess.run(
-        [sys.executable, "-m", "notes_ocr", "scan", "--format", "jsonl", str(folder)],
+        [sys.executable, "-m", "notes_ocr", "scan", "--format", "jsonl", *extra, str(folder)],
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     elapsed = time.perf_counter() - start

@@ -85,12 +85,11 @@ MAX_RULING_WIDTH = 15
 
 # A blob at least this many times as wide as it, or a typical digit, is tall may hold
 # touching digits: it is pulled apart at thin bridges and cut at its narrow columns, at
-# least MIN_PIECE_WIDTH digit heights from its ends and CUT_SPACING from another cut,
-# MAX_CUTS at most.
+# least MIN_PIECE_WIDTH digit heights from its ends and CUT_SPACING from another cut
+# (however many that makes: a cheque's 000 is often one stroke).
 SPLIT_WIDTH = 0.8
 MIN_PIECE_WIDTH = 0.15
 CUT_SPACING = 0.3
-MAX_CUTS = 4
 # A blob the classifier rejects as one digit is tried as two, cut apart along the straight
 # line through the least ink that leans at most MAX_CUT_SLANT degrees from upright (tried
 # every CUT_SLANT_STEP), leaving at least MIN_PART of the ink on each side (see
@@ -768,8 +767,6 @@ def join_columns(blob: Blob, digit_height: float) -> list[int]:
     for column in minima[np.argsort(profile[minima], kind="stable")]:
         if all(abs(int(column) - cut) >= CUT_SPACING * digit_height for cut in cuts):
             cuts.append(int(column))
-        if len(cuts) == MAX_CUTS:
-            break
     return sorted(cuts)
 
 

@@ -152,6 +152,23 @@ def test_a_piece_overlapping_the_columns_before_it_bridges_no_gap():
     assert joins[(0, 2)] == 0 and joins[(1, 3)] == 1 and joins[(0, 3)] == 1
 
 
+def test_a_long_run_of_touching_digits_is_cut_at_every_join(mnist, recognizer):
+    # Cheque amounts end in 000 written in one stroke: a run of digits overlapping their
+    # neighbours by a few pixels, one blob that needs a cut at every join.
+    for digits in ("172000", "2000000"):
+        inks = [pen_digit(d, HEIGHT) for d in first_of(mnist, digits)]
+        canvas = [(inks[0], 20)]
+        for ink in inks[1:]:
+            previous, x = canvas[-1]
+            canvas.append((ink, x + touching_offset(previous, ink) - 3))
+        mask = np.zeros((HEIGHT + 40, 600), bool)
+        for ink, x in canvas:
+            mask[20 + HEIGHT - ink.shape[0] : 20 + HEIGHT, x : x + ink.shape[1]] |= ink
+        pieces, _ = find_pieces(mask)
+        assert len({piece.source for piece in pieces}) == 1  # one blob
+        assert read_mask(mask, recognizer) == digits
+
+
 def test_digits_touching_at_a_column_or_two_bridge_a_gap():
     # Neighbouring digits written close share a column or two; that is no broken digit.
     def piece(x: int, width: int, source: int) -> Blob:
