@@ -43,11 +43,12 @@ import cv2
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from notes_ocr.errors import InputError, PageTimeout
+from notes_ocr.errors import InputError, PageTimeout, WorkerCrashed
+from notes_ocr.options import MAX_PIXELS
 from notes_ocr.pipeline import PreparedPage, Scanner, prepare
 from notes_ocr.recognizer import BATCH, Recognizer
-from notes_ocr.results import Page, PageError, error_record, internal_error
-from notes_ocr.sources import MAX_PIXELS, count_pages, list_inputs, quiet_opencv, read_page
+from notes_ocr.results import Page, failed_page
+from notes_ocr.sources import count_pages, list_inputs, quiet_opencv, read_page
 
 # Pages in flight per worker: enough that workers never wait for the main process to take
 # their results, few enough that memory does not grow with the batch. As many again may
@@ -57,10 +58,6 @@ PAGES_AHEAD = 4
 MAX_ROWS = BATCH
 # Longest side of the thumbnails made for the HTML report, in pixels.
 THUMBNAIL_SIZE = 560
-# How long a worker may take over one page before it is stopped, in seconds: pages take
-# well under a second, a 100-megapixel page a few; a page still going after this is
-# stuck (a pathological file), and the batch goes on without it.
-PAGE_TIMEOUT = 120.0
 
 
 def default_jobs() -> int:
@@ -96,11 +93,8 @@ def plan_pages(paths: Iterable[str | os.PathLike]) -> list[PageTask | Page]:
     for path in list_inputs(paths):
         try:
             count = count_pages(path)
-        except InputError as exc:
-            plan.append(error_record(str(path), 1, exc))
-            continue
         except Exception as exc:  # one bad file must never stop a batch
-            plan.append(internal_error(str(path), 1, (0, 0), exc))
+            plan.append(failed_page(str(path), 1, exc))
             continue
         plan.extend(PageTask(path, number) for number in range(1, count + 1))
     return plan
@@ -133,15 +127,13 @@ def prepare_task(
     """
     try:
         page = read_page(task.path, task.page, max_pixels)
-    except InputError as exc:
-        return Prepared(task, record=error_record(task.source, task.page, exc))
     except Exception as exc:  # one bad page must never stop a batch
-        return Prepared(task, record=internal_error(task.source, task.page, (0, 0), exc))
+        return Prepared(task, record=failed_page(task.source, task.page, exc))
     thumbnail = make_thumbnail(page.image, thumbnail_size) if thumbnail_size else None
     try:
         return Prepared(task, prepared=prepare(page), thumbnail=thumbnail)
     except Exception as exc:
-        record = internal_error(task.source, task.page, page.image.shape, exc)
+        record = failed_page(task.source, task.page, exc, page.image.shape)
         return Prepared(task, record=record, thumbnail=thumbnail)
 
 
@@ -340,7 +332,7 @@ class BatchScanner:
                 (rows,) = classify(self.scanner.recognizer, [page.images])
             return self.scanner.finish(page, rows)
         except Exception as exc:  # one bad page must never stop a batch
-            return internal_error(page.source, page.page, (page.height, page.width), exc)
+            return failed_page(page.source, page.page, exc, (page.height, page.width))
 
 
 def done_future(result: Prepared) -> Future:
@@ -358,7 +350,7 @@ def timeout_record(task: PageTask, seconds: float | None) -> Prepared:
     """The answer for a page given up after ``seconds``: its PageTimeout record."""
     error = PageTimeout(f"{task.source}: page {task.page} was still being read after "
                         f"{seconds:g} s; stopped (--page-timeout)")
-    return Prepared(task, record=error_record(task.source, task.page, error))
+    return Prepared(task, record=failed_page(task.source, task.page, error))
 
 
 class WorkerPool:
@@ -420,10 +412,8 @@ class WorkerPool:
             return self.give_up(item)
         except BrokenProcessPool:
             self.restart()
-            error = PageError(
-                "WorkerCrashed", f"{item.source}: the process reading page {item.page} died"
-            )
-            return Prepared(item, record=Page(item.source, item.page, 0, 0, error=error))
+            error = WorkerCrashed(f"{item.source}: the process reading page {item.page} died")
+            return Prepared(item, record=failed_page(item.source, item.page, error))
 
     def give_up(self, task: PageTask) -> Prepared:
         """Stop the workers, stuck on ``task``, start fresh ones, and give the page's
@@ -453,12 +443,12 @@ class ResumeState:
     digits: int = 0
     failed_sources: set[str] = field(default_factory=set)
 
-    def add(self, record: dict) -> None:
-        self.recorded[page_key(record["source"], record["page"])] += 1
+    def add(self, record: Page) -> None:
+        self.recorded[page_key(record.source, record.page)] += 1
         self.pages += 1
-        self.digits += sum(len(line["digits"]) for line in record["lines"])
-        if record["error"]:
-            self.failed_sources.add(record["source"])
+        self.digits += sum(len(line.digits) for line in record.lines)
+        if record.error:
+            self.failed_sources.add(record.source)
 
     def take(self, item: PageTask | Page) -> bool:
         """Whether ``item`` was recorded already (each record accounts for one page)."""
@@ -508,29 +498,12 @@ def recover_jsonl(path: Path) -> ResumeState:
     return state
 
 
-def parse_record(line: bytes) -> dict | None:
+def parse_record(line: bytes) -> Page | None:
     """A page record from one JSON line, or None if the line is not one."""
     try:
-        record = json.loads(line)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+        return Page.from_dict(json.loads(line))
+    except (UnicodeDecodeError, json.JSONDecodeError, ValueError):
         return None
-    keys = {"source", "page", "lines", "error"}
-    if not isinstance(record, dict) or not keys <= record.keys():
-        return None
-    # What resuming reads of it, of the types a record has them: another program's JSON
-    # with the same keys is not ours.
-    page, lines = record["page"], record["lines"]
-    if not isinstance(record["source"], str) or not record["source"]:
-        return None
-    if not isinstance(page, int) or isinstance(page, bool) or page < 1:
-        return None
-    if not isinstance(lines, list) or not all(
-        isinstance(line, dict) and isinstance(line.get("digits"), list) for line in lines
-    ):
-        return None
-    if record["error"] is not None and not isinstance(record["error"], dict):
-        return None
-    return record
 
 
 # --- progress and summary ------------------------------------------------------------------

@@ -17,12 +17,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from notes_ocr.errors import NotesOcrError
+from notes_ocr.options import MAX_PIXELS, PAGE_TIMEOUT
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-# The defaults of --max-pixels and --page-timeout (sources.MAX_PIXELS, batch.PAGE_TIMEOUT),
-# here so that the command line is built without importing OpenCV.
-DEFAULT_MAX_PIXELS = 100_000_000
-DEFAULT_PAGE_TIMEOUT = 120.0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -111,13 +108,13 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--ray", metavar="ADDRESS",
                       help="scan on a Ray cluster ('local', 'auto', 'host:6379', 'ray://...'); "
                       "needs notes-ocr[ray]")
-    scan.add_argument("--max-pixels", type=pixel_count, default=DEFAULT_MAX_PIXELS,
+    scan.add_argument("--max-pixels", type=pixel_count, default=MAX_PIXELS,
                       metavar="N", help="refuse pages of more than N pixels, from their "
                       "headers, before decoding them (default: 100e6; 0: no limit)")
-    scan.add_argument("--page-timeout", type=seconds, default=DEFAULT_PAGE_TIMEOUT,
+    scan.add_argument("--page-timeout", type=seconds, default=PAGE_TIMEOUT,
                       metavar="SECONDS", help="give up a page still being read after this "
                       "long: it is reported as failed and the batch goes on (default: "
-                      f"{DEFAULT_PAGE_TIMEOUT:g}; 0: no limit)")
+                      f"{PAGE_TIMEOUT:g}; 0: no limit)")
     scan.set_defaults(run=run_scan, parser=scan)
 
     train = commands.add_parser("train", help="train the recogniser on MNIST")

@@ -12,8 +12,11 @@ only inside the functions here, so this module imports without them.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
+import types
+import typing
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,10 +32,10 @@ from notes_ocr.batch import (
     prepare_task,
 )
 from notes_ocr.errors import NotesOcrError
+from notes_ocr.options import MAX_PIXELS
 from notes_ocr.pipeline import Scanner
 from notes_ocr.recognizer import Recognizer
-from notes_ocr.results import Digit, Line, Page, PageError
-from notes_ocr.sources import MAX_PIXELS
+from notes_ocr.results import Page
 
 if TYPE_CHECKING:
     import pyarrow
@@ -99,7 +102,7 @@ def _stream_pages(
         dataset.context.enable_progress_bars = False
         with log_level("ray.data", logging.WARNING):
             for row in in_input_order(dataset.iter_rows(), len(plan)):
-                yield page_from_record(row)
+                yield Page.from_dict(row)
     finally:
         if started:
             ray.shutdown()
@@ -149,7 +152,7 @@ def page_dataset(
     Each row is a page's record as in ``Page.to_dict()`` (the JSONL record: source, page,
     width, height, lines, error) and its ``index``, the page's position among all the
     inputs' pages. Rows come as pages complete, not in input order: ``dataset.sort("index")``
-    restores it, and ``page_from_record`` turns a row back into a ``Page``. Nothing runs
+    restores it, and ``Page.from_dict`` turns a row back into a ``Page``. Nothing runs
     until the dataset is consumed, on the Ray this process is connected to (Ray Data starts
     a local one if there is none).
     """
@@ -218,26 +221,25 @@ def records_table(records: list[dict[str, Any]]) -> pyarrow.Table:
 
 
 def record_schema() -> pyarrow.Schema:
-    """The Arrow schema of a dataset row: the page's index, then Page.to_dict()'s fields."""
+    """The Arrow schema of a dataset row: the page's index, then the fields of ``Page``'s
+    record (``Page.to_dict()``), derived from the record classes themselves."""
     pa = _pyarrow()
-    box = pa.list_(pa.int64())
-    digit = pa.struct([("char", pa.string()), ("confidence", pa.float64()), ("box", box)])
-    line = pa.struct([
-        ("text", pa.string()),
-        ("box", box),
-        ("confidence", pa.float64()),
-        ("digits", pa.list_(digit)),
-    ])
-    error = pa.struct([("type", pa.string()), ("message", pa.string())])
-    return pa.schema([
-        ("index", pa.int64()),
-        ("source", pa.string()),
-        ("page", pa.int64()),
-        ("width", pa.int64()),
-        ("height", pa.int64()),
-        ("lines", pa.list_(line)),
-        ("error", error),
-    ])
+    return pa.schema([("index", pa.int64()), *_arrow_type(Page).fields])
+
+
+def _arrow_type(hint: Any) -> pyarrow.DataType:
+    """The Arrow type of a record field's type: a record class is a struct of its fields."""
+    pa = _pyarrow()
+    if dataclasses.is_dataclass(hint):
+        hints = typing.get_type_hints(hint)
+        return pa.struct([(f.name, _arrow_type(hints[f.name])) for f in dataclasses.fields(hint)])
+    arguments = [argument for argument in typing.get_args(hint) if argument is not type(None)]
+    origin = typing.get_origin(hint)
+    if origin in (types.UnionType, typing.Union):  # X | None: nullable, as Arrow's all are
+        return _arrow_type(arguments[0])
+    if origin in (list, tuple):  # list[Line], and Box: four ints
+        return pa.list_(_arrow_type(arguments[0]))
+    return {str: pa.string(), int: pa.int64(), float: pa.float64()}[hint]
 
 
 def _pyarrow() -> Any:
@@ -261,32 +263,3 @@ def in_input_order(rows: Iterable[Mapping[str, Any]], count: int) -> Iterator[Ma
     if expected != count:
         raise RuntimeError(f"Ray returned {expected} of {count} pages in order and "
                            f"{len(waiting)} after a missing one")
-
-
-def page_from_record(record: Mapping[str, Any]) -> Page:
-    """A ``Page`` from its ``to_dict()`` record (a dataset row; other keys are ignored).
-
-    Confidences are those of the record, rounded to 4 places as ``to_dict`` writes them.
-    """
-    error = record["error"]
-    return Page(
-        str(record["source"]),
-        int(record["page"]),
-        int(record["width"]),
-        int(record["height"]),
-        lines=[_line_from_record(line) for line in record["lines"]],
-        error=PageError(str(error["type"]), str(error["message"])) if error else None,
-    )
-
-
-def _line_from_record(line: Mapping[str, Any]) -> Line:
-    digits = [
-        Digit(str(digit["char"]), float(digit["confidence"]), _box(digit["box"]))
-        for digit in line["digits"]
-    ]
-    return Line(str(line["text"]), _box(line["box"]), float(line["confidence"]), digits)
-
-
-def _box(values: Iterable[Any]) -> tuple[int, int, int, int]:
-    x, y, w, h = (int(value) for value in values)
-    return (x, y, w, h)

@@ -19,8 +19,7 @@ from notes_ocr.results import (
     Digit,
     Line,
     Page,
-    error_record,
-    internal_error,
+    failed_page,
     make_line,
 )
 from notes_ocr.segment import segment_page
@@ -136,13 +135,13 @@ class Scanner:
             prepared = prepare(page)
             return self.finish(prepared, self.recognizer.predict_proba(prepared.images))
         except Exception as exc:  # one bad page must never stop a batch
-            return internal_error(page.source, page.page, page.image.shape, exc)
+            return failed_page(page.source, page.page, exc, page.image.shape)
 
     def scan_paths(self, paths: Iterable[str | os.PathLike]) -> Iterator[Page]:
         """Records for every page of every file, in order, as each page is done."""
         for item in iter_pages(paths, self.max_pixels):
             if isinstance(item, UnreadableSource):
-                yield error_record(item.source, item.page, item.error)
+                yield failed_page(item.source, item.page, item.error)
             else:
                 yield self.read_page(item)
 

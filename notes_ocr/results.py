@@ -8,14 +8,21 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from numbers import Integral, Real
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
-from notes_ocr.errors import NotesOcrError
+from notes_ocr.errors import InternalError, NotesOcrError
 
 Box = tuple[int, int, int, int]  # x, y, w, h in the original page's pixels
+
+# The records below are the output format: JSON Lines, JSON and CSV write ``to_dict()``,
+# --resume reads records back with ``from_dict``, and Ray's rows have the Arrow schema
+# ``cluster.record_schema`` derives from the same fields. Each ``from_dict`` takes what its
+# ``to_dict`` gives (numbers of NumPy's kinds too, as Arrow rows hold) and raises
+# ValueError for anything else.
 
 
 @dataclass(frozen=True)
@@ -26,6 +33,10 @@ class Digit:
 
     def to_dict(self) -> dict:
         return {"char": self.char, "confidence": round(self.confidence, 4), "box": list(self.box)}
+
+    @classmethod
+    def from_dict(cls, record: Mapping[str, Any]) -> Digit:
+        return cls(_text(record, "char"), _real(record, "confidence"), _box(record, "box"))
 
 
 @dataclass(frozen=True)
@@ -45,14 +56,27 @@ class Line:
             "digits": [digit.to_dict() for digit in self.digits],
         }
 
+    @classmethod
+    def from_dict(cls, record: Mapping[str, Any]) -> Line:
+        digits = [Digit.from_dict(_mapping(digit)) for digit in _sequence(record, "digits")]
+        return cls(_text(record, "text"), _box(record, "box"), _real(record, "confidence"),
+                   digits)
+
 
 @dataclass(frozen=True)
 class PageError:
+    """Why a page has no lines: ``type`` a stable name (``errors.NotesOcrError.code``), and
+    a one-line message naming the file."""
+
     type: str
     message: str
 
     def to_dict(self) -> dict:
         return {"type": self.type, "message": self.message}
+
+    @classmethod
+    def from_dict(cls, record: Mapping[str, Any]) -> PageError:
+        return cls(_text(record, "type"), _text(record, "message"))
 
 
 @dataclass(frozen=True)
@@ -80,20 +104,84 @@ class Page:
             "error": self.error.to_dict() if self.error else None,
         }
 
+    @classmethod
+    def from_dict(cls, record: Mapping[str, Any]) -> Page:
+        """A page from its ``to_dict()`` record; other keys (a Ray row's index) are ignored."""
+        record = _mapping(record)
+        source, page = _text(record, "source"), _integer(record, "page")
+        if not source or page < 1:
+            raise ValueError("a page record names its file and a page number from 1")
+        error = record.get("error")
+        return cls(
+            source, page, _integer(record, "width"), _integer(record, "height"),
+            lines=[Line.from_dict(_mapping(line)) for line in _sequence(record, "lines")],
+            error=None if error is None else PageError.from_dict(_mapping(error)),
+        )
 
-def error_record(source: str, page: int, exc: Exception) -> Page:
-    """The record of a page that cannot be read: the error's type and its one-line message."""
-    return Page(source, page, 0, 0, error=PageError(type(exc).__name__, str(exc)))
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise ValueError(f"expected an object, got {type(value).__name__}")
+    return value
 
 
-def internal_error(source: str, page: int, shape: tuple[int, int], exc: BaseException) -> Page:
-    """The record of a page (of ``shape``, height and width) that failed unexpectedly.
+def _field(record: Mapping[str, Any], key: str) -> Any:
+    if key not in record:
+        raise ValueError(f"no {key!r}")
+    return record[key]
 
-    The message is one line: some libraries' messages (OpenCV's) run over several.
+
+def _text(record: Mapping[str, Any], key: str) -> str:
+    value = _field(record, key)
+    if not isinstance(value, str):
+        raise ValueError(f"{key!r} is not text")
+    return value
+
+
+def _integer(record: Mapping[str, Any], key: str) -> int:
+    value = _field(record, key)
+    if not isinstance(value, Integral) or isinstance(value, bool):
+        raise ValueError(f"{key!r} is not a whole number")
+    return int(value)
+
+
+def _real(record: Mapping[str, Any], key: str) -> float:
+    value = _field(record, key)
+    if not isinstance(value, Real) or isinstance(value, bool):
+        raise ValueError(f"{key!r} is not a number")
+    return float(value)
+
+
+def _sequence(record: Mapping[str, Any], key: str) -> Sequence[Any]:
+    value = _field(record, key)
+    if isinstance(value, str | bytes | Mapping) or not hasattr(value, "__len__"):
+        raise ValueError(f"{key!r} is not a list")
+    return list(value)
+
+
+def _box(record: Mapping[str, Any], key: str) -> Box:
+    values = _sequence(record, key)
+    if len(values) != 4:
+        raise ValueError(f"{key!r} is not four numbers")
+    x, y, w, h = (_integer({key: value}, key) for value in values)
+    return (x, y, w, h)
+
+
+def failed_page(source: str, page: int, exc: BaseException, shape: tuple[int, int] = (0, 0)
+                ) -> Page:
+    """The record of a page (of ``shape``, height and width, where it is known) that could
+    not be read: the one place where an exception becomes a record.
+
+    A NotesOcrError gives its ``code`` and its one-line message; anything else is an
+    InternalError naming the exception, its message made one line (OpenCV's run over
+    several).
     """
     height, width = shape
-    reason = " ".join(str(exc).split())
-    error = PageError("InternalError", f"{source}: {type(exc).__name__}: {reason}")
+    if isinstance(exc, NotesOcrError):
+        error = PageError(exc.code, str(exc))
+    else:
+        reason = " ".join(str(exc).split())
+        error = PageError(InternalError.code, f"{source}: {type(exc).__name__}: {reason}")
     return Page(source, page, width, height, error=error)
 
 

@@ -24,6 +24,7 @@ import cv2
 import numpy as np
 
 from notes_ocr.errors import ImageTooLarge, InputError, UndecodableImage, UnreadableFile
+from notes_ocr.options import MAX_PIXELS
 
 # What a folder walk picks up by name alone; a file named on the command line is read
 # whatever its name, and a folder's other files are read when their content is an image.
@@ -32,10 +33,6 @@ IMAGE_SUFFIXES = frozenset(
 )
 # PDF pages are rendered at the resolution of a good scan.
 PDF_DPI = 300
-# The most pixels a page may have, checked from the file's header before anything is
-# decoded: a 100-megapixel page is an A3 sheet scanned at 1200 dpi, while a small file that
-# declares 30000 x 30000 pixels (a decompression bomb) would take gigabytes to decode.
-MAX_PIXELS = 100_000_000
 # A TIFF's chain of pages is followed this far at most (a crafted file may loop or go on).
 MAX_TIFF_PAGES = 100_000
 

@@ -24,10 +24,12 @@ from notes_ocr.mnist import Mnist, load_mnist
 from notes_ocr.normalize import MNIST_SIZE, MNIST_STROKE_RATIO, fit_to_mnist, normalize_blob
 from notes_ocr.recognizer import (
     ACTIVATIONS,
+    KERAS_NAME,
     MODEL_FORMAT,
     N_DIGITS,
     N_PIXELS,
     NOT_DIGIT,
+    NPZ_NAME,
     Recognizer,
     to_input,
     write_checksums,
@@ -38,9 +40,6 @@ if TYPE_CHECKING:
 
 # TensorFlow's C++ start-up notices (oneDNN, CPU features) are noise in a user's terminal.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-KERAS_NAME = "mlp.keras"
-NPZ_NAME = "mlp.npz"
 
 
 @dataclass

@@ -147,9 +147,8 @@ def test_resume_of_a_finished_file_reads_nothing(notes, reference, tmp_path, cap
 
 def test_resume_refuses_a_file_that_is_not_ours(tmp_path):
     out = tmp_path / "results.jsonl"
-    out.write_text('{"source": "a.png", "page": 1, "lines": [], "error": null}\n'
-                   "some other program's output\n"
-                   '{"source": "b.png", "page": 1, "lines": [], "error": null}\n')
+    record = '{"source": "%s", "page": 1, "width": 8, "height": 8, "lines": [], "error": null}\n'
+    out.write_text(record % "a.png" + "some other program's output\n" + record % "b.png")
     with pytest.raises(InputError, match="line 2 is not a notes-ocr record"):
         recover_jsonl(out)
     assert recover_jsonl(tmp_path / "missing.jsonl").pages == 0

@@ -384,11 +384,12 @@ def test_a_reader_that_goes_away_ends_the_scan_quietly():
 
 
 def test_limits_default_to_the_librarys():
-    from notes_ocr import batch, cli, sources
+    from notes_ocr import cli
+    from notes_ocr.options import ScanOptions
 
     args = cli.build_parser().parse_args(["scan", str(GOOD)])
-    assert args.max_pixels == cli.DEFAULT_MAX_PIXELS == sources.MAX_PIXELS
-    assert args.page_timeout == cli.DEFAULT_PAGE_TIMEOUT == batch.PAGE_TIMEOUT
+    assert args.max_pixels == ScanOptions().max_pixels
+    assert args.page_timeout == ScanOptions().page_timeout
     limits = cli.build_parser().parse_args(["scan", "--max-pixels", "0", "--page-timeout", "0",
                                             str(GOOD)])
     assert limits.max_pixels is None and limits.page_timeout is None  # 0: no limit

@@ -16,7 +16,6 @@ from notes_ocr.cluster import (
     connect,
     in_input_order,
     page_dataset,
-    page_from_record,
     prepare_row,
     scan_on_ray,
 )
@@ -76,7 +75,7 @@ def test_scan_on_ray_gives_the_local_records_in_order(ray_local, notes, local_re
 def test_page_dataset_rows_are_the_local_records(ray_local, notes, local_records):
     rows = page_dataset([notes]).sort("index").take_all()
     assert [row["index"] for row in rows] == list(range(len(local_records)))
-    assert [page_from_record(row).to_dict() for row in rows] == local_records
+    assert [Page.from_dict(row).to_dict() for row in rows] == local_records
 
 
 def test_scan_on_ray_without_ray_says_how_to_install_it(monkeypatch, notes):
@@ -112,11 +111,11 @@ def test_classifier_fails_only_the_page_at_fault():
 
     assert [row["index"] for row in rows] == [5, 6, 7]
     (expected,) = Scanner().scan_paths([EXAMPLES / "ruled_blue.jpg"])
-    assert page_from_record(rows[0]).lines == page_from_record(expected.to_dict()).lines
+    assert Page.from_dict(rows[0]).lines == Page.from_dict(expected.to_dict()).lines
     assert rows[1]["lines"] == []
     assert rows[1]["error"]["type"] == "InternalError"
     assert rows[1]["error"]["message"].startswith("broken.png: ValueError: expected uint8")
-    assert page_from_record(rows[2]) == failed
+    assert Page.from_dict(rows[2]) == failed
 
 
 def test_in_input_order_gives_each_row_once_all_before_it_are_in():
