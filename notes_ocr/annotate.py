@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -12,8 +11,10 @@ import cv2
 import numpy as np
 
 from notes_ocr.errors import NotesOcrError
-from notes_ocr.results import Box, Page, new_file_mode, temporary_beside
-from notes_ocr.sources import MAX_PIXELS, read_page
+from notes_ocr.files import AtomicFile, new_file_mode
+from notes_ocr.options import MAX_PIXELS
+from notes_ocr.results import Box, Page
+from notes_ocr.sources import read_page
 
 GOOD = (40, 150, 40)  # BGR
 DOUBTFUL = (30, 30, 220)
@@ -72,24 +73,6 @@ def input_root(sources: list[str]) -> Path:
     return Path(os.path.commonpath(folders)) if folders else Path.cwd()
 
 
-def write_whole(target: Path, data: bytes, mode: int) -> None:
-    """Write ``data`` to ``target`` (file permissions ``mode``) under a temporary name beside
-    it, renamed to ``target`` once complete: a run cut short leaves no half-written file.
-
-    Python writes it, not OpenCV's image writer, which crashes the process on a name that is
-    not UTF-8.
-    """
-    handle, name = temporary_beside(target, mode)
-    try:
-        with open(handle, "wb") as file:
-            file.write(data)
-        os.replace(name, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(name)
-        raise
-
-
 class Annotator:
     """Writes each page, drawn over with what was read, as a JPEG under ``folder``.
 
@@ -133,7 +116,10 @@ class Annotator:
                 raise NotesOcrError(f"{target}: cannot write the annotated page (the image "
                                     "encoder refused it)")
             target.parent.mkdir(parents=True, exist_ok=True)
-            write_whole(target, jpeg.tobytes(), self.mode)
+            # Python writes it, not OpenCV's image writer, which crashes the process on a
+            # name that is not UTF-8.
+            with AtomicFile(target, binary=True, permissions=self.mode) as file:
+                file.write(jpeg.tobytes())
         except (OSError, cv2.error) as exc:
             reason = getattr(exc, "strerror", None) or str(exc).strip().splitlines()[-1]
             raise NotesOcrError(f"{target}: cannot write the annotated page ({reason})") from None

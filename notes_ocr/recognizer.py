@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from notes_ocr.errors import ModelError
+from notes_ocr.files import AtomicFile
 
 MODEL_DIR = Path(__file__).resolve().parent / "models"
 KERAS_NAME = "mlp.keras"
@@ -291,9 +292,8 @@ def write_checksums(folder: str | Path, names: tuple[str, ...] = (NPZ_NAME, KERA
     lines = [f"{file_sha256(folder / name)}  {name}\n" for name in names
              if (folder / name).is_file()]
     path = folder / CHECKSUMS_NAME
-    temporary = path.with_name(f".{CHECKSUMS_NAME}.part")
-    temporary.write_text("".join(lines), encoding="utf-8")
-    temporary.replace(path)
+    with AtomicFile(path) as file:
+        file.write("".join(lines))
     return path
 
 

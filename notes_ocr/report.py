@@ -17,14 +17,14 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
-from typing import IO
 
 import cv2
 import numpy as np
 
 from notes_ocr.annotate import DOUBTFUL_BELOW, draw_page
 from notes_ocr.errors import NotesOcrError
-from notes_ocr.results import Line, Page, printable_page, temporary_beside
+from notes_ocr.files import AtomicFile
+from notes_ocr.results import Line, Page, printable_page
 
 THUMBNAIL_QUALITY = 80  # JPEG quality of the embedded thumbnails
 
@@ -87,15 +87,12 @@ class HtmlReport:
         self.doubtful_below = doubtful_below
         self.failed: list[tuple[int, Page]] = []  # section number, page
         self.count = 0
-        self.target = Path(os.path.realpath(path))
-        self.temporary: Path | None = None  # until the report is in place or dropped
-        self.stream: IO[str] | None = None
-        if self.target.is_dir():  # said now, not once the whole batch has been read
+        self.file: AtomicFile | None = None  # until the report is in place or dropped
+        if Path(os.path.realpath(path)).is_dir():  # said now, not once the batch is read
             raise NotesOcrError(f"{path}: cannot write the report (is a folder)")
         with self.writing():
-            handle, self.temporary = temporary_beside(self.target)
-            self.stream = open(handle, "w", encoding="utf-8")
-            self.stream.write(
+            self.file = AtomicFile(path)
+            self.file.stream.write(
                 "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
                 f"<title>{html.escape(title)}</title>\n<style>{STYLE}</style></head>\n"
                 f"<body><main>\n"
@@ -135,7 +132,7 @@ class HtmlReport:
             parts.append('<p class="none">no digits found</p>')
         parts.append("</div></section>\n")
         with self.writing():
-            self.stream.write("".join(parts))
+            self.file.stream.write("".join(parts))
 
     def close(self, summary: str) -> None:
         """Write the summary line and the failed files, end the page and put it in place."""
@@ -146,27 +143,20 @@ class HtmlReport:
             if page.error
         )
         with self.writing():
-            self.stream.write(
+            self.file.stream.write(
                 f'<section class="overview"><h1>notes-ocr</h1><p>{html.escape(summary)}</p>\n'
                 f"<h2>Failed files</h2>\n"
                 + (f"<ul>\n{failed}</ul>" if failed else '<p class="none">none</p>')
                 + "</section>\n</main></body></html>\n"
             )
-            self.stream.flush()
-            os.fsync(self.stream.fileno())
-            self.stream.close()
-            os.replace(self.temporary, self.target)
-            self.temporary = None
+            self.file.commit()
+            self.file = None
 
     def discard(self) -> None:
         """Drop the report if it is not in place yet: ``path`` is left as it was."""
-        if self.temporary is None:
-            return
-        with contextlib.suppress(OSError):
-            if self.stream is not None:
-                self.stream.close()
-            self.temporary.unlink()
-        self.temporary = None
+        if self.file is not None:
+            self.file.discard()
+            self.file = None
 
     def __enter__(self) -> HtmlReport:
         return self

@@ -7,7 +7,6 @@ import csv
 import json
 import os
 import re
-import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from numbers import Integral, Real
@@ -15,6 +14,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from notes_ocr.errors import InternalError, NotesOcrError
+from notes_ocr.files import AtomicFile
 
 Box = tuple[int, int, int, int]  # x, y, w, h in the original page's pixels
 
@@ -302,10 +302,10 @@ def output_file(path: Path, fmt: str, append: bool = False) -> Iterator[IO[str]]
 
     JSON Lines go straight into the file, record by record (``PageWriter`` flushes each),
     so that a run cut short leaves every finished record for ``--resume``; ``append``
-    goes on after the records there. The other formats are whole files: they are written
-    under a temporary name beside ``path`` and renamed over it at the end, so that ``path``
-    holds either what it held before or the complete results, never a torn half. Either
-    way the data are on disk (fsync) when this ends. A link is written through, not replaced.
+    goes on after the records there. The other formats are whole files, replaced at the
+    end (``files.AtomicFile``): ``path`` holds either what it held before or the complete
+    results, never a torn half. Either way the data are on disk (fsync) when this ends. A
+    link is written through, not replaced.
 
     Raises NotesOcrError, one line, when the file cannot be written.
     """
@@ -314,45 +314,21 @@ def output_file(path: Path, fmt: str, append: bool = False) -> Iterator[IO[str]]
         raise NotesOcrError(f"{path}: cannot write the results (is a folder)")
     try:
         if fmt == "jsonl":
+            whole = None
             stream = open(target, "a" if append else "w", encoding="utf-8", newline="")
-            temporary = None
         else:
-            handle, temporary = temporary_beside(target)
-            stream = open(handle, "w", encoding="utf-8", newline="")
+            whole = AtomicFile(target)
+            stream = whole.stream
     except OSError as exc:
         raise NotesOcrError(f"{path}: cannot write the results ({exc.strerror or exc})") from None
     try:
-        with stream:
-            yield stream
-            stream.flush()
-            os.fsync(stream.fileno())
-        if temporary is not None:
-            os.replace(temporary, target)
+        if whole is None:
+            with stream:
+                yield stream
+                stream.flush()
+                os.fsync(stream.fileno())
+        else:
+            with whole:
+                yield stream
     except OSError as exc:
         raise NotesOcrError(f"{path}: cannot write the results ({exc.strerror or exc})") from None
-    finally:
-        if temporary is not None:
-            with contextlib.suppress(FileNotFoundError):
-                temporary.unlink()
-
-
-def temporary_beside(target: Path, mode: int | None = None) -> tuple[int, Path]:
-    """A new empty file, open for writing (its descriptor and its path), under a hidden
-    temporary name beside ``target``, to be renamed over ``target`` once complete. Its
-    permissions are ``mode``, or by default what ``open`` would have given ``target``."""
-    handle, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
-    try:
-        os.fchmod(handle, new_file_mode() if mode is None else mode)
-    except OSError:
-        os.close(handle)
-        os.unlink(name)
-        raise
-    return handle, Path(name)
-
-
-def new_file_mode() -> int:
-    """The permissions ``open`` gives a new file: 0o666 less the process's umask (only
-    readable by setting it, so it is set back)."""
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return 0o666 & ~mask
