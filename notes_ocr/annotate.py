@@ -97,7 +97,9 @@ class Annotator:
         self.errors: list[str] = []
         self.written = 0
 
-    def add(self, page: Page) -> None:
+    wants_thumbnails = False  # it reads each page again, whole
+
+    def add(self, page: Page, thumbnail: np.ndarray | None = None) -> None:
         """Draw ``page`` (a page that failed has nothing to draw and is passed over)."""
         if page.error:
             return
@@ -134,8 +136,13 @@ class Annotator:
             self.errors.append(f"{page.source}: cannot annotate page {page.page} "
                                f"({type(exc).__name__}: {exc})")
 
-    def close(self) -> None:
+    def close(self, summary: str = "") -> None:
         """Wait for the pages still being drawn."""
         while self.pending:
             self.collect(*self.pending.popleft())
         self.pool.shutdown()
+
+    def discard(self) -> None:
+        """The batch was cut short: the drawings under way are finished all the same (each
+        file is whole or not there)."""
+        self.close()

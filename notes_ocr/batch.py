@@ -1,5 +1,10 @@
 """Scanning many pages: worker processes read and segment, one model classifies.
 
+``BatchScan`` is the batch API, what ``notes-ocr scan`` runs: inputs and ``ScanOptions``
+in, the pages' records out in input order, each handed to the sinks (results files,
+drawings, the report). It reads the pages with an executor: ``BatchScanner`` here, or
+``cluster.RayExecutor`` on a Ray cluster.
+
 Each page is read and segmented (``pipeline.prepare``) in a pool of worker processes, which
 are sent file names, never images. The main process takes the prepared pages back in input
 order, classifies the candidate digits of as many of them as are ready in one go, finishes
@@ -30,21 +35,21 @@ import sys
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Protocol
 
 import cv2
 import numpy as np
 from threadpoolctl import threadpool_limits
 
 from notes_ocr.errors import InputError, PageTimeout, WorkerCrashed
-from notes_ocr.options import MAX_PIXELS
+from notes_ocr.options import MAX_PIXELS, ScanOptions
 from notes_ocr.pipeline import PreparedPage, Scanner, prepare
 from notes_ocr.recognizer import BATCH, Recognizer
 from notes_ocr.results import Page, failed_page
@@ -568,3 +573,115 @@ class Progress:
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
+
+
+# --- the batch API -------------------------------------------------------------------------
+
+
+class Executor(Protocol):
+    """What reads the pages of a batch: worker processes here (``BatchScanner``) or a Ray
+    cluster (``cluster.RayExecutor``). Either gives the same records in the same order."""
+
+    def scan(self, items: Iterable[PageTask | Page]) -> Iterator[ScannedPage]:
+        """The finished pages of ``items`` (from ``plan_pages``), in order; records among
+        the items pass through."""
+        ...
+
+
+class Sink(Protocol):
+    """Where a batch's finished pages go, in input order: a results file
+    (``results.RecordsFile``), drawings (``annotate.Annotator``), the HTML report
+    (``report.HtmlReport``), or your own."""
+
+    wants_thumbnails: bool  # a small grey copy of each page is made for it
+
+    def add(self, page: Page, thumbnail: np.ndarray | None = None) -> None: ...
+
+    def close(self, summary: str) -> None:
+        """The batch is done; ``summary`` is its closing line."""
+        ...
+
+    def discard(self) -> None:
+        """The batch was cut short: leave what would be torn as it was before."""
+        ...
+
+
+def executor_for(options: ScanOptions, recognizer: Recognizer,
+                 thumbnails: bool = False) -> Executor:
+    """The executor ``options`` ask for, reading pages with ``recognizer``."""
+    if options.ray is not None:
+        from notes_ocr.cluster import RayExecutor
+
+        return RayExecutor(options.ray, recognizer, options.min_confidence, options.max_pixels)
+    scanner = Scanner(recognizer, options.min_confidence, options.max_pixels)
+    return BatchScanner(scanner, options.jobs, THUMBNAIL_SIZE if thumbnails else 0,
+                        options.page_timeout)
+
+
+class BatchScan:
+    """One scan of a batch: what ``notes-ocr scan`` runs, for the library.
+
+    Made from the inputs (files, folders, glob patterns; PDFs and TIFFs page by page) and
+    ``options``: the model is loaded and the inputs' pages are listed and counted at once
+    (``plan``; a file that cannot be opened is its error record there), so that a bad
+    model or a missing Ray fails before anything is read or written. ``resume`` names a
+    JSON Lines results file an earlier run was writing: the pages recorded there are left
+    out (``todo``) and a torn last line is cut off it.
+
+    ``pages(sinks)`` then reads the pages and yields their records in input order, handing
+    each to every sink as it comes; one bad page never stops the batch. ``summary`` counts
+    them, and ``failed`` says whether any file failed, in this run or the earlier one.
+    """
+
+    def __init__(self, inputs: Iterable[str | os.PathLike], options: ScanOptions | None = None,
+                 resume: str | os.PathLike | None = None) -> None:
+        self.options = options or ScanOptions()
+        quiet_opencv()
+        self.recognizer = Recognizer.load(self.options.model)
+        if self.options.ray is not None:
+            from notes_ocr.cluster import import_ray
+
+            import_ray()  # a missing Ray is one line, now
+        self.plan = plan_pages(inputs)
+        self.earlier = recover_jsonl(Path(resume)) if resume is not None else None
+        self.todo = [item for item in self.plan
+                     if self.earlier is None or not self.earlier.take(item)]
+        self.summary = Summary()
+
+    def pages(self, sinks: Sequence[Sink] = ()) -> Iterator[Page]:
+        """The records of the pages to read, in input order, each handed to ``sinks``
+        first; when all are read, each sink is closed with the summary line. Stopped early
+        (an exception, or the caller leaving the loop), each sink is discarded."""
+        thumbnails = any(sink.wants_thumbnails for sink in sinks)
+        executor = executor_for(self.options, self.recognizer, thumbnails)
+        try:
+            for scanned in executor.scan(self.todo):
+                self.summary.add(scanned.record)
+                for sink in sinks:
+                    sink.add(scanned.record, scanned.thumbnail)
+                yield scanned.record
+        except BaseException:
+            for sink in sinks:
+                sink.discard()
+            raise
+        line = self.summary_line()
+        for sink in sinks:
+            sink.close(line)
+
+    def summary_line(self) -> str:
+        """Pages, digits, failed files and pages/s, and the pages an earlier run recorded."""
+        return self.summary.line(self.earlier)
+
+    @property
+    def failed(self) -> bool:
+        """Whether a file failed, in this run or in the earlier one it resumed."""
+        earlier = self.earlier.failed_sources if self.earlier else set()
+        return bool(self.summary.failed_sources or earlier)
+
+
+def scan_batch(inputs: Iterable[str | os.PathLike], options: ScanOptions | None = None,
+               sinks: Sequence[Sink] = (), resume: str | os.PathLike | None = None
+               ) -> Iterator[Page]:
+    """The records of every page of ``inputs``, in order, read as ``options`` say and each
+    handed to ``sinks``: ``BatchScan(inputs, options, resume).pages(sinks)``."""
+    return BatchScan(inputs, options, resume).pages(sinks)

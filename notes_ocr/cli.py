@@ -1,8 +1,7 @@
 """The ``notes-ocr`` command: a thin shell over the library.
 
-Exit codes: 0 every page was read, 1 some input failed (or the model or an output file
-could not be used: one line says why), 2 usage error (argparse's own, and an output that
-would overwrite an input).
+Each command is its arguments made options, one library call (``batch.BatchScan`` for
+``scan``, ``training.train``, ``training.evaluate``) and an exit code (``ExitCode``).
 """
 
 from __future__ import annotations
@@ -12,14 +11,21 @@ import contextlib
 import io
 import os
 import sys
-from collections import Counter
 from collections.abc import Iterator
+from enum import IntEnum
 from pathlib import Path
 
 from notes_ocr.errors import NotesOcrError
 from notes_ocr.options import MAX_PIXELS, PAGE_TIMEOUT
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+class ExitCode(IntEnum):
+    """What ``notes-ocr`` exits with."""
+
+    OK = 0  # every page was read
+    FAILED = 1  # some input failed, or the model or an output could not be used
+    USAGE = 2  # a usage error (argparse's own, or an output that would overwrite an input)
+    INTERRUPTED = 130  # Ctrl-C, as shells report SIGINT
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,15 +36,15 @@ def main(argv: list[str] | None = None) -> int:
             return args.run(args)
         except NotesOcrError as exc:
             print(f"notes-ocr: error: {exc}", file=sys.stderr)
-            return EXIT_FAILED
+            return ExitCode.FAILED
         except KeyboardInterrupt:
             print("notes-ocr: interrupted", file=sys.stderr)
-            return 130
+            return ExitCode.INTERRUPTED
         except BrokenPipeError:
             # The reader went away (`notes-ocr scan ... | head`): stop quietly, as Unix tools
             # do, and keep Python from complaining again when it flushes stdout at exit.
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-            return EXIT_FAILED
+            return ExitCode.FAILED
 
 
 @contextlib.contextmanager
@@ -193,52 +199,58 @@ def parse_hidden(text: str) -> tuple[int, ...]:
 
 
 def run_scan(args: argparse.Namespace) -> int:
-    from notes_ocr import batch
-    from notes_ocr.results import PageWriter, format_for, printable
-    from notes_ocr.sources import quiet_opencv
+    from notes_ocr.batch import BatchScan, Progress
+    from notes_ocr.options import ScanOptions
+    from notes_ocr.results import format_for, printable
 
     fmt = args.format or format_for(args.output)
     check_scan_options(args, fmt)
-    quiet_opencv()
-    plan = batch.plan_pages(args.paths)
-    check_outputs_spare_inputs(args, plan)
-    earlier = batch.recover_jsonl(args.output) if args.resume else None
-    todo = [item for item in plan if earlier is None or not earlier.take(item)]
-    pages = scan_local(args, todo) if args.ray is None else scan_on_ray(args, todo)
-    annotator = make_annotator(args, plan) if args.annotate else None
-
-    summary = batch.Summary()
-    progress = batch.Progress(len(todo), sys.stderr, enabled=not args.quiet)
+    options = ScanOptions(jobs=args.jobs, page_timeout=args.page_timeout,
+                          min_confidence=args.min_confidence, max_pixels=args.max_pixels,
+                          model=args.model, ray=args.ray)
+    scan = BatchScan(args.paths, options, resume=args.output if args.resume else None)
+    check_outputs_spare_inputs(args, scan.plan)
+    sinks = make_sinks(args, fmt, scan)
+    progress = Progress(len(scan.todo), sys.stderr, enabled=not args.quiet)
     try:
-        with (open_output(args.output, fmt, append=earlier is not None) as stream,
-              open_report(args.report) as report):
-            writer = PageWriter(stream, fmt, many_pages=len(plan) > 1)
-            for scanned in pages:
-                page = scanned.record
+        with contextlib.closing(scan.pages(sinks)) as pages:
+            for page in pages:
                 if page.error:
                     progress.write(f"notes-ocr: error: {printable(page.error.message)}")
-                writer.write(page)
-                summary.add(page)
-                if annotator:
-                    annotator.add(page)
-                if report:
-                    report.add(page, scanned.thumbnail)
                 progress.update()
-            writer.close()
-            line = summary.line(earlier)
-            if report:
-                report.close(line)
     finally:
         progress.close()
-        if annotator:
-            annotator.close()
-    problems = annotator.errors if annotator else []
+    problems = [problem for sink in sinks for problem in getattr(sink, "errors", [])]
     for problem in problems:
         print(f"notes-ocr: error: {printable(problem)}", file=sys.stderr)
     if not args.quiet:
-        print(f"notes-ocr: {line}", file=sys.stderr)
-    failed = summary.failed_sources or problems or (earlier and earlier.failed_sources)
-    return EXIT_FAILED if failed else EXIT_OK
+        print(f"notes-ocr: {scan.summary_line()}", file=sys.stderr)
+    return ExitCode.FAILED if scan.failed or problems else ExitCode.OK
+
+
+def make_sinks(args: argparse.Namespace, fmt: str, scan) -> list:  # scan: batch.BatchScan
+    """Where the pages go: the results (``-o``, or standard output), the drawings of
+    ``--annotate`` (named by their place under the inputs' folder) and the ``--report``."""
+    from notes_ocr.batch import PageTask
+    from notes_ocr.results import RecordsFile
+
+    sinks: list = [RecordsFile(args.output, fmt, append=scan.earlier is not None,
+                               many_pages=len(scan.plan) > 1)]
+    try:
+        if args.annotate:
+            from notes_ocr.annotate import Annotator, input_root
+
+            root = input_root([item.source for item in scan.plan if isinstance(item, PageTask)])
+            sinks.append(Annotator(args.annotate, root, max_pixels=args.max_pixels))
+        if args.report:
+            from notes_ocr.report import HtmlReport
+
+            sinks.append(HtmlReport(args.report))
+    except BaseException:
+        for sink in sinks:
+            sink.discard()
+        raise
+    return sinks
 
 
 def check_outputs_spare_inputs(args: argparse.Namespace, plan: list) -> None:
@@ -274,24 +286,6 @@ def file_identity(path: Path) -> tuple[int, int] | None:
     return (info.st_dev, info.st_ino)
 
 
-def make_annotator(args: argparse.Namespace, plan: list):  # -> annotate.Annotator
-    """The writer of annotated pages, naming them by their place under the inputs' folder."""
-    from notes_ocr.annotate import Annotator, input_root
-    from notes_ocr.batch import PageTask
-
-    root = input_root([item.source for item in plan if isinstance(item, PageTask)])
-    return Annotator(args.annotate, root, max_pixels=args.max_pixels)
-
-
-def open_report(path: Path | None):  # -> context of report.HtmlReport, or of None
-    """The HTML report (``report.HtmlReport``), or nothing when none is asked for."""
-    if path is None:
-        return contextlib.nullcontext()
-    from notes_ocr.report import HtmlReport
-
-    return HtmlReport(path)
-
-
 def check_scan_options(args: argparse.Namespace, fmt: str) -> None:
     """Usage errors that argparse cannot see alone (exit 2)."""
     parser = args.parser
@@ -302,45 +296,6 @@ def check_scan_options(args: argparse.Namespace, fmt: str) -> None:
     if args.ray is not None and (args.annotate or args.report):
         parser.error("--annotate and --report need the page images, which stay on the "
                      "cluster with --ray")
-
-
-def open_output(path: Path | None, fmt: str, append: bool):  # -> context of IO[str]
-    """The results' stream: stdout, or ``-o``'s file (``results.output_file``)."""
-    from notes_ocr.results import output_file
-
-    if path is None:
-        return contextlib.nullcontext(sys.stdout)
-    return output_file(path, fmt, append)
-
-
-def scan_local(args: argparse.Namespace, todo: list) -> Iterator:
-    """Pages scanned here, by ``--jobs`` worker processes."""
-    from notes_ocr.batch import THUMBNAIL_SIZE, BatchScanner
-    from notes_ocr.pipeline import Scanner
-    from notes_ocr.recognizer import Recognizer
-
-    scanner = Scanner(Recognizer.load(args.model), args.min_confidence, args.max_pixels)
-    thumbnails = THUMBNAIL_SIZE if args.report else 0
-    batch = BatchScanner(scanner, args.jobs, thumbnail_size=thumbnails,
-                         page_timeout=args.page_timeout)
-    return batch.scan(todo)
-
-
-def scan_on_ray(args: argparse.Namespace, todo: list) -> Iterator:
-    """Pages scanned on the Ray cluster at ``--ray``: those of ``todo`` alone.
-
-    Ray reads whole files; pages of a file that an earlier run recorded are dropped here.
-    """
-    from notes_ocr.batch import ResumeState, ScannedPage, page_key
-    from notes_ocr.cluster import scan_on_ray as scan_files
-
-    # Counted off as --resume counts off the pages an earlier run recorded.
-    wanted = ResumeState(recorded=Counter(page_key(item.source, item.page) for item in todo))
-    files = list(dict.fromkeys(Path(item.source) for item in todo))
-    # Called here, not on the first page, so that a missing Ray fails before any output.
-    pages = scan_files(files, args.ray, args.model, args.min_confidence,
-                       args.max_pixels) if files else iter(())
-    return (ScannedPage(page) for page in pages if wanted.take(page))
 
 
 def run_train(args: argparse.Namespace) -> int:
@@ -360,7 +315,7 @@ def run_train(args: argparse.Namespace) -> int:
         config.augment = False
     path = training.train(config, args.out, mnist_path=args.mnist)
     print(f"saved {path} and {path.with_suffix('.npz')}")
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def run_eval(args: argparse.Namespace) -> int:
@@ -369,7 +324,7 @@ def run_eval(args: argparse.Namespace) -> int:
     result = training.evaluate(args.model, mnist_path=args.mnist, engine=args.engine)
     print(f"MNIST test accuracy: {result.accuracy:.4f}")
     print(training.format_confusion(result.confusion))
-    return EXIT_OK
+    return ExitCode.OK
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ from notes_ocr.batch import (
     BatchScanner,
     PageTask,
     Prepared,
+    ScannedPage,
     default_jobs,
     plan_pages,
     prepare_task,
@@ -59,6 +60,38 @@ def import_ray() -> Any:
     return ray
 
 
+class RayExecutor:
+    """Reads a batch's pages on the Ray cluster at ``address`` (``batch.Executor``).
+
+    The same records, in the same order, as a local scan (``batch.BatchScanner``), each
+    given as soon as it and every page before it are done. ``address`` "local" starts a Ray
+    on this machine; anything else is passed to ``ray.init(address=...)`` ("auto",
+    "host:6379", "ray://head:10001"). A Ray this process is already connected to is used as
+    it is. Ray is left as it was found: one started or connected to here is shut down at
+    the end. Ray has no page time limit; its own workers are its jobs.
+
+    Each page is read on the cluster: this machine and every node must see the files at the
+    paths given (a shared file system; relative paths are read from the workers' working
+    directory), and every node must have notes-ocr installed. The model, loaded here, is
+    sent to the actors.
+    """
+
+    def __init__(self, address: str, recognizer: Recognizer, min_confidence: float = 0.0,
+                 max_pixels: int | None = MAX_PIXELS) -> None:
+        self.ray = import_ray()
+        self.address = address
+        self.recognizer = recognizer
+        self.min_confidence = min_confidence
+        self.max_pixels = max_pixels
+
+    def scan(self, items: Iterable[PageTask | Page]) -> Iterator[ScannedPage]:
+        """The finished pages of ``items`` (from ``batch.plan_pages``), in order."""
+        plan = list(items)
+        pages = _stream_pages(self.ray, plan, self.address, self.recognizer,
+                              self.min_confidence, self.max_pixels)
+        return (ScannedPage(page) for page in pages)
+
+
 def scan_on_ray(
     paths: list[Path],
     address: str,
@@ -66,25 +99,11 @@ def scan_on_ray(
     min_confidence: float = 0.0,
     max_pixels: int | None = MAX_PIXELS,
 ) -> Iterator[Page]:
-    """The records of every page of ``paths``, read on the Ray cluster at ``address``.
-
-    The same records, in the same order, as a local scan (``Scanner(...).scan_paths(paths)``,
-    ``notes-ocr scan``), each given as soon as it and every page before it are done.
-    ``address`` "local" starts a Ray on this machine; anything else is passed to
-    ``ray.init(address=...)`` ("auto", "host:6379", "ray://head:10001"). A Ray this process
-    is already connected to is used as it is. Ray is left as it was found: one started or
-    connected to here is shut down at the end.
-
-    The files' pages are counted here (from their headers) and each page is read on the
-    cluster: this machine and every node must see the files at the paths given (a shared
-    file system; relative paths are read from the workers' working directory), and every
-    node must have notes-ocr installed. The model is loaded here and sent to the actors, so
-    a missing or damaged model fails at once.
-    """
-    ray = import_ray()
-    recognizer = Recognizer.load(model)
-    plan = plan_pages(paths)
-    return _stream_pages(ray, plan, address, recognizer, min_confidence, max_pixels)
+    """The records of every page of ``paths``, read on the Ray cluster at ``address`` (see
+    ``RayExecutor``), in order: those of ``batch.BatchScan(paths, ScanOptions(ray=address,
+    ...)).pages()``. A missing or damaged model fails at once."""
+    executor = RayExecutor(address, Recognizer.load(model), min_confidence, max_pixels)
+    return (scanned.record for scanned in executor.scan(plan_pages(paths)))
 
 
 def _stream_pages(

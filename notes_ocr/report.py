@@ -81,6 +81,8 @@ class HtmlReport:
     written.
     """
 
+    wants_thumbnails = True  # each page is shown small, drawn over with what was read
+
     def __init__(self, path: Path, title: str = "notes-ocr report",
                  doubtful_below: float = DOUBTFUL_BELOW) -> None:
         self.path = path

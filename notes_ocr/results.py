@@ -7,6 +7,7 @@ import csv
 import json
 import os
 import re
+import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from numbers import Integral, Real
@@ -332,3 +333,38 @@ def output_file(path: Path, fmt: str, append: bool = False) -> Iterator[IO[str]]
                 yield stream
     except OSError as exc:
         raise NotesOcrError(f"{path}: cannot write the results ({exc.strerror or exc})") from None
+
+
+class RecordsFile:
+    """A batch's records written to ``path`` (None: standard output) in ``fmt`` (text,
+    jsonl, json or csv; by default from the name's suffix, text if none fits): a sink for
+    ``batch.BatchScan.pages``.
+
+    JSON Lines are written record by record, ``append`` after the records already there
+    (as a resumed run does); the other formats replace the file whole at the end
+    (``output_file``). ``many_pages``: the text format heads each page with its file's
+    name. Raises NotesOcrError, one line, when the file cannot be written.
+    """
+
+    wants_thumbnails = False
+
+    def __init__(self, path: str | os.PathLike | None, fmt: str | None = None,
+                 append: bool = False, many_pages: bool = True) -> None:
+        self.format = fmt or format_for(path)
+        self.files = contextlib.ExitStack()
+        stream: IO[str] = sys.stdout
+        if path is not None:
+            stream = self.files.enter_context(output_file(Path(path), self.format, append))
+        self.writer = PageWriter(stream, self.format, many_pages)
+
+    def add(self, page: Page, thumbnail: object = None) -> None:
+        self.writer.write(page)
+
+    def close(self, summary: str = "") -> None:
+        self.writer.close()
+        self.files.close()
+
+    def discard(self) -> None:
+        # Closed as by an error: a whole file is dropped, JSON Lines keep their records.
+        with contextlib.suppress(NotesOcrError):
+            self.files.__exit__(RuntimeError, RuntimeError("the batch was cut short"), None)

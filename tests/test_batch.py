@@ -333,3 +333,74 @@ def test_page_timeout_reports_every_page_it_stops_and_exits_1(tmp_path):
     *errors, summary = done.stderr.splitlines()
     assert len(errors) == 2 and all("--page-timeout" in line for line in errors)
     assert "2 failed files" in summary and "Traceback" not in done.stderr
+
+
+# --- the batch API: what the CLI runs, from the library -----------------------------------
+
+
+class Collect:
+    """A sink that keeps what it is given."""
+
+    wants_thumbnails = True
+
+    def __init__(self) -> None:
+        self.pages, self.thumbnails, self.closed, self.discarded = [], [], None, False
+
+    def add(self, page, thumbnail=None):
+        self.pages.append(page)
+        self.thumbnails.append(thumbnail)
+
+    def close(self, summary):
+        self.closed = summary
+
+    def discard(self):
+        self.discarded = True
+
+
+def test_the_library_scans_a_folder_as_the_cli_does(notes, reference, tmp_path):
+    from notes_ocr import BatchScan, RecordsFile, ScanOptions
+
+    out = tmp_path / "out.jsonl"
+    collect = Collect()
+    scan = BatchScan([notes], ScanOptions(jobs=2))
+    pages = list(scan.pages([RecordsFile(out), collect]))
+    assert out.read_bytes() == reference
+    assert [page.to_dict() for page in pages] == records(reference)
+    assert collect.pages == pages and collect.closed.startswith("13 pages, ")
+    # A sink that asks for thumbnails gets one with each page read.
+    assert all((t is None) == (p.error is not None) for t, p in zip(collect.thumbnails, pages,
+                                                                    strict=True))
+    assert scan.failed  # e_bad.png
+
+
+def test_the_library_resumes_a_scan_cut_short(notes, reference, tmp_path):
+    from notes_ocr import BatchScan, RecordsFile, ScanOptions, scan_batch
+
+    out = tmp_path / "out.jsonl"
+    collect = Collect()
+    for count, _ in enumerate(scan_batch([notes], ScanOptions(jobs=2), [RecordsFile(out),
+                                                                      collect]), start=1):
+        if count == 4:
+            break  # the caller stops: the sinks are told, the records so far are kept
+    assert collect.discarded and collect.closed is None
+    assert records(out.read_bytes()) == records(reference)[:4]
+    scan = BatchScan([notes], ScanOptions(jobs=2), resume=out)
+    assert len(scan.plan) == 13 and len(scan.todo) == 9
+    list(scan.pages([RecordsFile(out, append=True)]))
+    assert out.read_bytes() == reference
+    assert "(4 pages recorded before, skipped)" in scan.summary_line()
+
+
+def test_the_readmes_batch_example_runs(notes, reference, tmp_path, monkeypatch, capsys):
+    readme = (TESTS.parent / "README.md").read_text(encoding="utf-8")
+    blocks = [block.split("```", 1)[0] for block in readme.split("```python\n")[1:]]
+    (example,) = [block for block in blocks if "BatchScan(" in block]
+    shutil.copytree(notes, tmp_path / "notes")
+    monkeypatch.chdir(tmp_path)
+    exec(compile(example, "README.md", "exec"), {})
+    assert len(records((tmp_path / "out.jsonl").read_bytes())) == 13
+    assert capsys.readouterr().out.splitlines()[-1].startswith("13 pages, ")
+    exec(compile(example, "README.md", "exec"), {})  # again: everything was done
+    (summary,) = capsys.readouterr().out.splitlines()
+    assert summary.startswith("0 pages, ") and "(13 pages recorded before, skipped)" in summary
+    assert len(records((tmp_path / "out.jsonl").read_bytes())) == 13

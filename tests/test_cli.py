@@ -345,14 +345,22 @@ def test_ray_pages_go_to_the_same_writers_and_resume(tmp_path, monkeypatch, caps
 
     import notes_ocr.cluster
     from notes_ocr import Scanner
+    from notes_ocr.batch import BatchScanner
 
     asked = []
 
-    def scan_on_ray(paths, address, model, min_confidence, max_pixels):  # a cluster, run here
-        asked.append(([p.name for p in paths], address))
-        yield from Scanner(min_confidence=min_confidence, max_pixels=max_pixels).scan_paths(paths)
+    class RayHere:  # a cluster, run here: --ray is a choice of executor
+        def __init__(self, address, recognizer, min_confidence, max_pixels):
+            self.address = address
+            self.local = BatchScanner(Scanner(recognizer, min_confidence, max_pixels), jobs=1)
 
-    monkeypatch.setattr(notes_ocr.cluster, "scan_on_ray", scan_on_ray)
+        def scan(self, items):
+            items = list(items)
+            asked.append(([(Path(item.source).name, item.page) for item in items],
+                          self.address))
+            return self.local.scan(items)
+
+    monkeypatch.setattr(notes_ocr.cluster, "RayExecutor", RayHere)
     page = cv2.imread(str(GOOD))
     tif = tmp_path / "scan.tif"
     assert cv2.imwritemulti(str(tif), [page[:700], page[700:1400]])
@@ -361,13 +369,13 @@ def test_ray_pages_go_to_the_same_writers_and_resume(tmp_path, monkeypatch, caps
     assert main(args) == 0
     full = out.read_bytes()
     assert [json.loads(line)["page"] for line in full.splitlines()] == [1, 1, 2]
-    assert asked == [(["plain_black.png", "scan.tif"], "auto")]
+    assert asked == [([("plain_black.png", 1), ("scan.tif", 1), ("scan.tif", 2)], "auto")]
     assert "3 pages" in capsys.readouterr().err
 
     out.write_bytes(full[: full.index(b"\n", full.index(b"\n") + 1) + 1] + b'{"sour')
     assert main([*args, "--resume"]) == 0
-    assert out.read_bytes() == full  # page 1 of scan.tif came back from Ray, but not twice
-    assert asked[1] == (["scan.tif"], "auto")
+    assert out.read_bytes() == full  # only the page not recorded was read again
+    assert asked[1] == ([("scan.tif", 2)], "auto")
 
 
 def test_a_reader_that_goes_away_ends_the_scan_quietly():
