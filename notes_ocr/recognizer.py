@@ -17,11 +17,13 @@ training writes it) is checked when they are loaded; the shipped model must matc
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -424,6 +426,15 @@ def weights(npz: np.lib.npyio.NpzFile, name: str, file: Path) -> np.ndarray:
     return array
 
 
+def import_keras() -> Any:
+    """The ``keras`` module, its TensorFlow told first to keep its C++ start-up notices
+    (oneDNN, CPU features) out of a user's terminal. ImportError without Keras."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import keras
+
+    return keras
+
+
 def _load_keras(file: Path) -> tuple[Callable[[np.ndarray], np.ndarray], int]:
     """Load a .keras model (importing Keras only now) and check its input and output.
 
@@ -433,7 +444,7 @@ def _load_keras(file: Path) -> tuple[Callable[[np.ndarray], np.ndarray], int]:
     if not zipfile.is_zipfile(file):
         raise ModelError(f"{file}: damaged model file (not a .keras zip archive)")
     try:
-        import keras
+        keras = import_keras()
     except ImportError:
         raise ModelError(
             f"{file}: the keras engine needs Keras (pip install 'notes-ocr[train]')"

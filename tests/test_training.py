@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
@@ -9,7 +11,6 @@ keras = pytest.importorskip("keras")
 
 # Keras 3.15's own saving code trips NumPy 2's __array__(copy=...) deprecation.
 
-from notes_ocr import training  # noqa: E402
 from notes_ocr.errors import ModelError  # noqa: E402
 from notes_ocr.mnist import Mnist  # noqa: E402
 from notes_ocr.recognizer import NOT_DIGIT, Recognizer  # noqa: E402
@@ -18,6 +19,7 @@ from notes_ocr.training import (  # noqa: E402
     NEGATIVE_KINDS,
     TrainConfig,
     add_flags,
+    augment,
     augment_digits,
     build_mlp,
     evaluate,
@@ -168,7 +170,7 @@ def test_augment_is_reproducible_and_handles_empty_input(mnist: Mnist):
 def test_specks_fall_beside_some_digits_and_leave_the_rest(mnist: Mnist):
     digits = mnist.x_train[:2000]
     # The digits at the canvas' resolution, in its middle, as the augmentation draws them.
-    scale = training.AUG_UPSAMPLE
+    scale = augment.AUG_UPSAMPLE
     side = 28 * scale
     offset = (AUG_SIDE - side) // 2
     canvas = np.zeros((len(digits), AUG_SIDE, AUG_SIDE), np.uint8)
@@ -176,20 +178,20 @@ def test_specks_fall_beside_some_digits_and_leave_the_rest(mnist: Mnist):
         scale, 2)
     before = canvas.copy()
     eligible = np.arange(len(digits)) % 2 == 0
-    training._add_specks(canvas, np.random.default_rng(3), eligible)
+    augment._add_specks(canvas, np.random.default_rng(3), eligible)
     changed = canvas != before
     specked = changed.any(axis=(1, 2))
     assert not specked[~eligible].any()
-    assert abs(specked[eligible].mean() - training.P_SPECKS) < 0.03
+    assert abs(specked[eligible].mean() - augment.P_SPECKS) < 0.03
     # Every speck lies within reach of its digit's ink box: its centre within SPECK_REACH,
     # its ink at most a dash further.
-    left, right, top, bottom = training._ink_boxes(before[specked] >= training.FAINT)
-    speck_left, speck_right, speck_top, speck_bottom = training._ink_boxes(changed[specked])
-    far = training.SPECK_REACH + training.DASH_LENGTH[1] + training.DASH_THICKNESS[1]
+    left, right, top, bottom = augment.ink_boxes(before[specked] >= augment.FAINT)
+    speck_left, speck_right, speck_top, speck_bottom = augment.ink_boxes(changed[specked])
+    far = augment.SPECK_REACH + augment.DASH_LENGTH[1] + augment.DASH_THICKNESS[1]
     assert (speck_left >= left - far).all() and (speck_right <= right + far).all()
     assert (speck_top >= top - far).all() and (speck_bottom <= bottom + far).all()
     # Specks are small beside the digit.
-    ink = (before[specked] >= training.FAINT).sum(axis=(1, 2))
+    ink = (before[specked] >= augment.FAINT).sum(axis=(1, 2))
     assert (changed[specked].sum(axis=(1, 2)) < 0.5 * ink).mean() > 0.95
 
 
@@ -263,3 +265,15 @@ def test_format_confusion_shows_the_rejected_column():
     assert lines[0].split()[1:12] == [*(str(d) for d in range(10)), "not"]
     assert lines[5].split()[11] == "3"  # three true 3s taken for NOT_DIGIT
     assert float(lines[5].split()[12]) == pytest.approx(400 / 403, abs=1e-4)
+
+
+def test_importing_the_training_package_has_no_side_effects():
+    import subprocess
+    import sys
+
+    code = ("import os, sys; import notes_ocr.training; "
+            "print('TF_CPP_MIN_LOG_LEVEL' in os.environ, 'keras' in sys.modules)")
+    env = {key: value for key, value in os.environ.items() if key != "TF_CPP_MIN_LOG_LEVEL"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=env, check=True).stdout
+    assert out.split() == ["False", "False"]
