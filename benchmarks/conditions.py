@@ -20,10 +20,10 @@ from pathlib import Path
 
 import cv2
 
-from benchmarks.metrics import Score, total
-from benchmarks.synth import STYLES, PageSpec, make_page
 from notes_ocr import Scanner
 from notes_ocr.mnist import load_mnist
+from notes_ocr.testing.metrics import Score, total
+from notes_ocr.testing.synth import STYLES, PageSpec, make_page
 
 BASE = PageSpec(paper="ruled", touching=0.05, broken=0.03, noise=2.0, blur=0.6)
 SEED = 100

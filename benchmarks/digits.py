@@ -3,7 +3,7 @@
     python -m benchmarks.digits [--model PATH] [--engine keras] [--count 10000]
 
 Separates the classifier from segmentation: each MNIST test digit is drawn as a pen stroke
-(``benchmarks.synth.render_digit``) at a random size, pen width, slant and rotation, cut
+(``notes_ocr.testing.synth.render_digit``) at a random size, pen width, slant and rotation, cut
 out as a binary blob at half coverage, normalised by the scanner's own ``normalize_blob``,
 and classified. Printed beside the accuracy on the original MNIST test images.
 """
@@ -14,10 +14,10 @@ import argparse
 
 import numpy as np
 
-from benchmarks.synth import render_digit
 from notes_ocr.mnist import load_mnist
 from notes_ocr.normalize import normalize_blob
 from notes_ocr.recognizer import ENGINES, Recognizer
+from notes_ocr.testing.synth import render_digit
 
 
 def pen_digits(digits: np.ndarray, seed: int = 7) -> np.ndarray:

@@ -30,8 +30,8 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.pages import CACHE, FAMILIES, WORKERS, build_pages, set_folder, truth_boxes
-from benchmarks.synth import Box
 from notes_ocr.recognizer import ENGINES
+from notes_ocr.testing.synth import Box
 
 # A digit read goes to the truth digit it overlaps most, if that covers this share of it;
 # else it was read where nothing is written (a mark read as a digit).

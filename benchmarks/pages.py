@@ -4,7 +4,7 @@
                                [--plot benchmarks/pages.png] [--json PATH] [--no-tesseract]
                                [--seed 2024]
 
-Pages are drawn by ``benchmarks.synth`` from MNIST test digits (never trained on), with
+Pages are drawn by ``notes_ocr.testing.synth`` from MNIST test digits (never trained on), with
 fixed seeds, so every run scores the same pages. Segmentation and decoding were tuned on
 the default set, so its figures flatter them; ``--seed 7 --pages 40`` draws a held-out set
 of fresh pages that nothing was tuned on. There are five families: scans of plain,
@@ -40,8 +40,9 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.metrics import Score, total
-from benchmarks.synth import PAPERS, Box, PageSpec, make_page, random_spec, write_page
+from notes_ocr.testing import synth
+from notes_ocr.testing.metrics import Score, total
+from notes_ocr.testing.synth import PAPERS, Box, PageSpec, make_page, random_spec, write_page
 
 HERE = Path(__file__).resolve().parent
 CACHE = HERE / ".cache" / "pages"
@@ -69,7 +70,7 @@ def family_spec(rng: np.random.Generator, family: str, number: int) -> PageSpec:
 def set_folder(cache: Path, per_family: int, seed: int) -> Path:
     """Where the page set lives: named by the generator's source, so that a change to the
     generator builds a new set instead of scoring stale pages."""
-    digest = hashlib.sha256((HERE / "synth.py").read_bytes())
+    digest = hashlib.sha256(Path(synth.__file__).read_bytes())
     digest.update(repr((FAMILIES, per_family, seed)).encode())
     return cache / f"set-{per_family}-{digest.hexdigest()[:10]}"
 

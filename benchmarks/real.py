@@ -42,10 +42,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from benchmarks.metrics import Score, align, levenshtein, total
 from benchmarks.pages import WORKERS, _tesseract_page, scan_folder, tesseract_version
 from notes_ocr.normalize import normalize_blob
 from notes_ocr.recognizer import Recognizer
+from notes_ocr.testing.metrics import Score, align, levenshtein, total
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE.parent.parent / "shared" / "realdata"

@@ -16,8 +16,8 @@ HERE = Path(__file__).resolve().parent
 if str(HERE.parent) not in sys.path:
     sys.path.insert(0, str(HERE.parent))
 
-from benchmarks.synth import PageSpec, make_page, write_page  # noqa: E402
 from notes_ocr.mnist import load_mnist  # noqa: E402
+from notes_ocr.testing.synth import PageSpec, make_page, write_page  # noqa: E402
 
 A5_WIDTH, A5_HEIGHT, A5_DPI = 1240, 1748, 213.0
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -31,3 +32,12 @@ def run_cli(*args: str, text: bool = True) -> subprocess.CompletedProcess:
     that are not UTF-8)."""
     return subprocess.run([sys.executable, "-m", "notes_ocr", *args], capture_output=True,
                           text=text, timeout=300)
+
+
+def make_pdf(path: Path, pages: list[np.ndarray]) -> None:
+    """A PDF holding each image as a page, the way scanners save to PDF (via Pillow)."""
+    import cv2
+    from PIL import Image
+
+    images = [Image.fromarray(cv2.cvtColor(page, cv2.COLOR_BGR2RGB)) for page in pages]
+    images[0].save(path, save_all=True, append_images=images[1:], resolution=150)

@@ -13,7 +13,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from test_sources import make_pdf
+from conftest import make_pdf
 
 from notes_ocr import Scanner
 from notes_ocr.batch import (
@@ -109,6 +109,7 @@ def kill_mid_run(args: list[str], out: Path, records: int) -> int:
     return out.read_bytes().count(b"\n")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("jobs", ["1", "2"])
 def test_resume_after_kill_9_completes_the_file_exactly(notes, reference, tmp_path, jobs):
     out = tmp_path / "results.jsonl"
@@ -302,6 +303,7 @@ class NeverEndsWhenRead(os.PathLike):
 PAGE_LIMIT = 20.0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("jobs", [2, 1])
 def test_a_page_past_the_time_limit_is_given_up_and_the_batch_goes_on(notes, reference,
                                                                        scanner, jobs):

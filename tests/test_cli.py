@@ -158,6 +158,7 @@ def test_scanning_never_imports_tensorflow():
     assert result.stderr.strip() == "False False"
 
 
+@pytest.mark.slow
 def test_train_then_eval_then_scan_with_the_new_model(tmp_path, capsys):
     out = tmp_path / "model"
     args = ["train", "--limit", "3000", "--hidden", "64,32", "--epochs", "3", "--out", str(out)]

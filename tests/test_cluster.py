@@ -24,7 +24,10 @@ from notes_ocr.sources import PageImage
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 # Ray Data's own settings warn about themselves as its context is made; nothing of ours.
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:ray.data.context")
+pytestmark = [
+    pytest.mark.slow,  # Ray starts in a second or more
+    pytest.mark.filterwarnings("ignore::DeprecationWarning:ray.data.context"),
+]
 
 
 @pytest.fixture(scope="module")

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from conftest import pen_digit
 
-from benchmarks.metrics import Score
 from notes_ocr import scan
 from notes_ocr.flatten import find_sheet, upright_corners
 from notes_ocr.sources import read_pages
+from notes_ocr.testing.metrics import Score
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 

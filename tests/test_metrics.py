@@ -2,7 +2,7 @@
 
 import pytest
 
-from benchmarks.metrics import Score, align, levenshtein
+from notes_ocr.testing.metrics import Score, align, levenshtein
 
 
 @pytest.mark.parametrize(

@@ -7,14 +7,14 @@ import cv2
 import numpy as np
 import pytest
 
-from benchmarks.metrics import Score
-from benchmarks.synth import PageSpec, make_page
 from notes_ocr import InputError, Scanner, decode, scan, segment
 from notes_ocr.decode import choose
 from notes_ocr.layout import group_lines
 from notes_ocr.pipeline import prepare
 from notes_ocr.segment import components, crest_pixels, remove_rulings, segment_page
 from notes_ocr.sources import PageImage, to_grey
+from notes_ocr.testing.metrics import Score
+from notes_ocr.testing.synth import PageSpec, make_page
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 

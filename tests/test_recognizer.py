@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 from threadpoolctl import threadpool_limits
 
-from benchmarks.synth import CONTINENTAL_ONE, GLYPHS, random_hand, script_digit
 from notes_ocr.errors import ModelError
 from notes_ocr.mnist import Mnist
 from notes_ocr.normalize import normalize_blob
@@ -27,6 +26,7 @@ from notes_ocr.recognizer import (
     read_checksums,
     write_checksums,
 )
+from notes_ocr.testing.synth import CONTINENTAL_ONE, GLYPHS, random_hand, script_digit
 from notes_ocr.training import touching_pairs
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from test_sources import make_pdf
+from conftest import make_pdf
 
 from notes_ocr.cli import main
 
@@ -99,6 +99,7 @@ def browser() -> str:
     pytest.skip(f"no Chromium to open the report in: {INSTALL}")
 
 
+@pytest.mark.slow
 def test_report_opens_in_chromium_and_its_images_load(batch, tmp_path):
     chromium = browser()
     report, _ = batch

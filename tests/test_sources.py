@@ -6,6 +6,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from conftest import make_pdf
 
 from notes_ocr.errors import UndecodableImage, UnreadableFile
 from notes_ocr.sources import (
@@ -91,14 +92,6 @@ def test_folder_walk_is_recursive_sorted_and_skips_other_files(tmp_path):
         (tmp_path / name).write_bytes(b"x")
     found = [p.relative_to(tmp_path).as_posix() for p in list_inputs([tmp_path])]
     assert found == ["a/z.JPG", "b.png", "c.tiff"]
-
-
-def make_pdf(path: Path, pages: list[np.ndarray]) -> None:
-    """A PDF holding each image as a page, the way scanners save to PDF (via Pillow)."""
-    from PIL import Image
-
-    images = [Image.fromarray(cv2.cvtColor(page, cv2.COLOR_BGR2RGB)) for page in pages]
-    images[0].save(path, save_all=True, append_images=images[1:], resolution=150)
 
 
 def test_pdf_pages_render_in_order(tmp_path, page_bgr):

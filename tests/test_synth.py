@@ -12,7 +12,9 @@ import numpy as np
 import pytest
 
 from benchmarks.conditions import CONDITIONS, score_condition
-from benchmarks.synth import (
+from notes_ocr import Scanner
+from notes_ocr.normalize import fit_to_mnist
+from notes_ocr.testing.synth import (
     GLYPHS,
     PAPERS,
     SCRIPT_SIZE,
@@ -26,8 +28,6 @@ from benchmarks.synth import (
     script_digit,
     write_page,
 )
-from notes_ocr import Scanner
-from notes_ocr.normalize import fit_to_mnist
 
 ROOT = Path(__file__).resolve().parent.parent
 

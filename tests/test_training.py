@@ -41,6 +41,7 @@ def trained(tmp_path_factory) -> tuple:
     return keras_path, out_dir, lines
 
 
+@pytest.mark.slow
 def test_training_writes_both_files_and_logs_loss(trained):
     keras_path, out_dir, lines = trained
     assert keras_path == out_dir / "mlp.keras"
@@ -53,6 +54,7 @@ def test_training_writes_both_files_and_logs_loss(trained):
     assert "test accuracy" in lines[-1] and "rejected" in lines[-1]
 
 
+@pytest.mark.slow
 def test_default_model_has_the_not_digit_output(trained, mnist: Mnist):
     _, out_dir, _ = trained
     for engine in ("numpy", "keras"):
@@ -61,6 +63,7 @@ def test_default_model_has_the_not_digit_output(trained, mnist: Mnist):
         assert recognizer.predict_proba(mnist.x_test[:5]).shape == (5, NOT_DIGIT + 1)
 
 
+@pytest.mark.slow
 def test_reject_off_trains_the_ten_digit_model(tmp_path, mnist: Mnist):
     config = TrainConfig(hidden=(16,), epochs=1, batch_size=64, limit=500, reject=False)
     lines: list[str] = []
@@ -72,12 +75,14 @@ def test_reject_off_trains_the_ten_digit_model(tmp_path, mnist: Mnist):
     assert result.confusion.shape == (10, 10) and result.rejected == 0
 
 
+@pytest.mark.slow
 def test_saved_model_has_no_optimizer_state(trained):
     keras_path, _, _ = trained
     model = keras.saving.load_model(keras_path)
     assert getattr(model, "optimizer", None) is None
 
 
+@pytest.mark.slow
 def test_exported_weights_match_keras(trained, mnist: Mnist):
     _, out_dir, _ = trained
     with_numpy = Recognizer.load(out_dir, engine="numpy").predict_proba(mnist.x_test)
@@ -85,6 +90,7 @@ def test_exported_weights_match_keras(trained, mnist: Mnist):
     assert np.abs(with_numpy - with_keras).max() <= 1e-5
 
 
+@pytest.mark.slow
 def test_small_model_is_well_above_chance(trained, mnist: Mnist):
     _, out_dir, _ = trained
     result = evaluate(out_dir / "mlp.keras", engine="keras", mnist=mnist)

@@ -23,7 +23,7 @@ and break some strokes with a small gap, as pens and hurried writers do.
 Usage::
 
     from notes_ocr.mnist import load_mnist
-    from benchmarks.synth import PageSpec, make_page, write_page
+    from notes_ocr.testing.synth import PageSpec, make_page, write_page
 
     mnist = load_mnist()
     page = make_page(PageSpec(paper="ruled", seed=1), mnist.x_test, mnist.y_test)
