@@ -1,6 +1,6 @@
 """The page benchmark's error analysis: digits of the truth matched to digits read."""
 
-from benchmarks.errors import Outcome, analyse, match_page
+from notes_ocr.testing.breakdown import Outcome, analyse, match_page
 
 TRUTH = ["12 3", "4 56", "9"]
 BOXES = [

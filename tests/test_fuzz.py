@@ -1,13 +1,14 @@
 """Fuzzing the entry points on a small fixed budget: only the project's own errors come out.
 
-The targets and what they are fed are in ``benchmarks/fuzz.py``, which runs them far longer
-(its counts are in benchmarks/RESULTS.md). Here the examples are derandomized, the same on
-every run, so that the suite never fails by chance; the benchmark explores new ones.
+The targets and what they are fed are in ``notes_ocr/testing/fuzz.py``;
+``benchmarks/fuzz.py`` runs them far longer (its counts are in benchmarks/RESULTS.md).
+Here the examples are derandomized, the same on every run, so that the suite never fails
+by chance; the benchmark explores new ones.
 """
 
 import pytest
 
-from benchmarks.fuzz import TARGETS, Target, fuzz
+from notes_ocr.testing.fuzz import TARGETS, Target, fuzz
 
 # Examples per target: the whole file takes some seconds.
 BUDGET = {"decode": 1000, "scan_array": 300, "resume": 300, "model": 300}

@@ -11,9 +11,9 @@ import cv2
 import numpy as np
 import pytest
 
-from benchmarks.conditions import CONDITIONS, score_condition
 from notes_ocr import Scanner
 from notes_ocr.normalize import fit_to_mnist
+from notes_ocr.testing.conditions import CONDITIONS, score_condition
 from notes_ocr.testing.synth import (
     GLYPHS,
     PAPERS,
