@@ -24,6 +24,7 @@ from notes_ocr.recognizer import (
     Recognizer,
     file_sha256,
     read_checksums,
+    verify_checksum,
     write_checksums,
 )
 from notes_ocr.testing.synth import CONTINENTAL_ONE, GLYPHS, random_hand, script_digit
@@ -348,13 +349,12 @@ def test_shipped_sums_match_the_shipped_files():
 
 
 @pytest.fixture()
-def shipped_copy(tmp_path, monkeypatch) -> Path:
-    """The shipped model copied to a folder that stands in for notes_ocr/models."""
+def shipped_copy(tmp_path) -> Path:
+    """The shipped model and its sums, copied to a folder of their own."""
     folder = tmp_path / "models"
     folder.mkdir()
     for name in ["mlp.npz", CHECKSUMS_NAME]:
         shutil.copy(MODEL_DIR / name, folder / name)
-    monkeypatch.setattr("notes_ocr.recognizer.MODEL_DIR", folder)
     return folder
 
 
@@ -365,24 +365,28 @@ def flip_a_byte(path: Path) -> None:
 
 
 def test_a_shipped_model_changed_by_one_bit_is_refused(shipped_copy):
-    assert Recognizer.load().path == shipped_copy / "mlp.npz"
+    assert Recognizer.load(shipped_copy).path == shipped_copy / "mlp.npz"
     flip_a_byte(shipped_copy / "mlp.npz")
     with pytest.raises(ModelError, match="damaged or replaced") as error:
-        Recognizer.load()
+        Recognizer.load(shipped_copy)
     assert_one_line_naming(error, "mlp.npz")
 
 
 def test_the_shipped_model_needs_its_sums(shipped_copy):
+    # Recognizer.load() checks the shipped model with required=True: it has sums to match.
+    model = shipped_copy / "mlp.npz"
+    verify_checksum(model, required=True)
     (shipped_copy / CHECKSUMS_NAME).write_text("")
     with pytest.raises(ModelError, match="not listed in"):
-        Recognizer.load()
+        verify_checksum(model, required=True)
     (shipped_copy / CHECKSUMS_NAME).unlink()
     with pytest.raises(ModelError, match=f"no {CHECKSUMS_NAME} beside it") as error:
-        Recognizer.load()
+        verify_checksum(model, required=True)
     assert_one_line_naming(error, "mlp.npz")
+    verify_checksum(model, required=False)  # another model may come without sums
     (shipped_copy / CHECKSUMS_NAME).write_text("not a checksum line\n")
     with pytest.raises(ModelError, match="line 1 is not a SHA-256 checksum line"):
-        Recognizer.load()
+        verify_checksum(model, required=True)
 
 
 def test_an_own_model_is_checked_when_it_carries_sums(tmp_path):
