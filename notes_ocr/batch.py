@@ -630,9 +630,10 @@ class BatchScan:
     Made from the inputs (files, folders, glob patterns; PDFs and TIFFs page by page) and
     ``options``: the model is loaded and the inputs' pages are listed and counted at once
     (``plan``; a file that cannot be opened is its error record there), so that a bad
-    model or a missing Ray fails before anything is read or written. ``resume`` names a
-    JSON Lines results file an earlier run was writing: the pages recorded there are left
-    out (``todo``) and a torn last line is cut off it.
+    model or a missing Ray fails before anything is read or written. ``resume`` (or the
+    ``resume`` method, once the plan has been checked) names a JSON Lines results file an
+    earlier run was writing: the pages recorded there are left out (``todo``) and a torn
+    last line is cut off it.
 
     ``pages(sinks)`` then reads the pages and yields their records in input order, handing
     each to every sink as it comes; one bad page never stops the batch. ``summary`` counts
@@ -649,10 +650,17 @@ class BatchScan:
 
             import_ray()  # a missing Ray is one line, now
         self.plan = plan_pages(inputs)
-        self.earlier = recover_jsonl(Path(resume)) if resume is not None else None
-        self.todo = [item for item in self.plan
-                     if self.earlier is None or not self.earlier.take(item)]
+        self.earlier: ResumeState | None = None
+        self.todo = list(self.plan)
         self.summary = Summary()
+        if resume is not None:
+            self.resume(resume)
+
+    def resume(self, path: str | os.PathLike) -> None:
+        """Leave out the pages the JSON Lines results file ``path`` holds (an earlier run's,
+        cut short), cutting a torn last line off it (``recover_jsonl``)."""
+        self.earlier = recover_jsonl(Path(path))
+        self.todo = [item for item in self.plan if not self.earlier.take(item)]
 
     def pages(self, sinks: Sequence[Sink] = ()) -> Iterator[Page]:
         """The records of the pages to read, in input order, each handed to ``sinks``

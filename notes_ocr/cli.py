@@ -208,8 +208,10 @@ def run_scan(args: argparse.Namespace) -> int:
     options = ScanOptions(jobs=args.jobs, page_timeout=args.page_timeout,
                           min_confidence=args.min_confidence, max_pixels=args.max_pixels,
                           model=args.model, ray=args.ray)
-    scan = BatchScan(args.paths, options, resume=args.output if args.resume else None)
-    check_outputs_spare_inputs(args, scan.plan)
+    scan = BatchScan(args.paths, options)
+    check_outputs_spare_inputs(args, scan.plan)  # before --resume may cut a torn line off -o
+    if args.resume:
+        scan.resume(args.output)
     sinks = make_sinks(args, fmt, scan)
     progress = Progress(len(scan.todo), sys.stderr, enabled=not args.quiet)
     try:

@@ -52,6 +52,18 @@ def test_an_output_that_is_an_input_is_refused(inputs, tmp_path, capsys, option,
     assert snapshot(inputs) == before
 
 
+def test_resuming_into_an_input_touches_it_not(inputs, capsys):
+    # A file named as an input (it is no image, but the user named it) whose last line
+    # looks torn to --resume (no newline at its end): refused before the torn line could
+    # be cut off it.
+    notes = inputs / "notes.jsonl"
+    notes.write_bytes(b'{"source": "a.png"')
+    before = snapshot(inputs)
+    err = usage_error(["scan", "--resume", "-o", str(notes), str(notes), str(inputs)], capsys)
+    assert "is one of the input files" in err
+    assert snapshot(inputs) == before
+
+
 def test_drawings_never_overwrite_an_input(inputs, capsys):
     # An input named as the drawing of another would be: --annotate into the inputs' folder.
     shutil.copy(EXAMPLES / "grid_pencil.jpg", inputs / "plain_black.png-page1.jpg")
