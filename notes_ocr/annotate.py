@@ -82,6 +82,8 @@ class Annotator:
     could not be written.
     """
 
+    wants_thumbnails = False  # it reads each page again, whole
+
     def __init__(self, folder: Path, root: Path, doubtful_below: float = DOUBTFUL_BELOW,
                  threads: int = 2, max_pixels: int | None = MAX_PIXELS) -> None:
         self.folder = folder
@@ -96,8 +98,6 @@ class Annotator:
         self.limit = 2 * threads
         self.errors: list[str] = []
         self.written = 0
-
-    wants_thumbnails = False  # it reads each page again, whole
 
     def add(self, page: Page, thumbnail: np.ndarray | None = None) -> None:
         """Draw ``page`` (a page that failed has nothing to draw and is passed over)."""
