@@ -376,3 +376,35 @@ def test_conditions_benchmark_reads_a_page_under_one_changed_condition(mnist):
     assert [scores[hand].pages for hand in ("mnist", "script", "all")] == [1, 1, 2]
     assert scores["all"].lines == scores["mnist"].lines + scores["script"].lines >= 6
     assert scores["all"].cer < 0.2  # read, not merely run
+
+
+def test_numbers_are_written_with_their_separators_where_they_belong(mnist):
+    # Dates, times, amounts and phone numbers, separators drawn with the same pen: a dot
+    # on the baseline, a comma hanging below it, a dash and a colon's gap at mid-height,
+    # a slash as tall as the digits. Every character but a space has its box.
+    seen: dict[str, list[tuple[float, float]]] = {}
+    for seed in range(6):
+        spec = replace(SMALL, separators=True, seed=seed, paper="plain", tilt_degrees=0.0)
+        page = make_page(spec, mnist.x_test, mnist.y_test)
+        for line, boxes in zip(page.lines, page.digit_boxes, strict=True):
+            assert re.fullmatch(r"[0-9/.,:-]+( [0-9/.,:-]+)*", line), line
+            chars = line.replace(" ", "")
+            assert len(boxes) == len(chars)
+            digits = [box for char, box in zip(chars, boxes, strict=True) if char.isdigit()]
+            base = float(np.median([y + h for _, y, _, h in digits]))
+            height = float(np.median([h for _, _, _, h in digits]))
+            for char, (_, y, _, h) in zip(chars, boxes, strict=True):
+                if not char.isdigit():  # top and bottom, in digit heights above the baseline
+                    seen.setdefault(char, []).append(((base - y) / height,
+                                                      (base - y - h) / height))
+    assert set(seen) == set("/.,:-")
+    top = {char: np.median([t for t, _ in marks]) for char, marks in seen.items()}
+    bottom = {char: np.median([b for _, b in marks]) for char, marks in seen.items()}
+    assert top["."] < 0.3 and abs(bottom["."]) < 0.15
+    assert bottom[","] < -0.1 and top[","] < 0.3
+    assert 0.3 < top["-"] < 0.75 and bottom["-"] > 0.25
+    assert 0.3 < top[":"] < 0.75 and abs(bottom[":"]) < 0.15
+    assert top["/"] > 0.8 and abs(bottom["/"]) < 0.15
+    # A page not asked for separators has none.
+    plain = make_page(replace(SMALL, seed=4), mnist.x_test, mnist.y_test)
+    assert all(LINE_FORMAT.fullmatch(line) for line in plain.lines)

@@ -88,6 +88,8 @@ class PageSpec:
     broken: float = 0.0  # chance that a digit has one stroke broken by a small gap
     photo: bool = False  # a phone photo of the sheet lying on a desk instead of a scan
     perspective: float = 0.05  # photo: corners moved by up to this fraction of the size
+    # Numbers written with their separators (dates, times, amounts, phone numbers: / - . , :)
+    separators: bool = False
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -113,8 +115,11 @@ class SynthPage:
     """A rendered page and what is written on it."""
 
     image: np.ndarray  # (H, W, 3) uint8, BGR; a photo is larger than the page (desk around)
-    lines: list[str]  # truth per line, top to bottom: digits, one space between groups
-    digit_boxes: list[list[Box]]  # (x, y, w, h) of each digit of each line, image coordinates
+    # truth per line, top to bottom: digits (and separators, when the spec has them), one
+    # space between groups
+    lines: list[str]
+    # (x, y, w, h) of each character but the spaces of each line, image coordinates
+    digit_boxes: list[list[Box]]
     spec: PageSpec
 
 
@@ -473,6 +478,86 @@ def random_groups(rng: np.random.Generator) -> list[str]:
     return [random_digits(rng, n) for n in lengths]
 
 
+SEPARATORS = "/-.,:"
+
+
+def separated_groups(rng: np.random.Generator) -> list[str]:
+    """Numbers of one line of notes written with their separators: a date (``12/05/2019``,
+    ``12.05.19``, ``12-05-2019``, now and then with a time), a time (``10:30``), an amount
+    (``1.250,00``, ``67.555``, ``1,250.00``), a phone number (``555-1234``), or a line of
+    plain digit groups (``random_groups``) for one line in five."""
+    kind = rng.choice(["date", "time", "amount", "phone", "plain"],
+                      p=[0.25, 0.15, 0.25, 0.15, 0.2])
+    if kind == "plain":
+        return random_groups(rng)
+    if kind == "time":
+        return [f"{rng.integers(0, 24):02d}:{rng.integers(0, 60):02d}"]
+    if kind == "phone":
+        lengths = (3, 4) if rng.random() < 0.5 else (3, 3, 4)
+        return ["-".join(random_digits(rng, n) for n in lengths)]
+    if kind == "date":
+        mark = str(rng.choice(list("/.-")))
+        year = str(rng.integers(1990, 2031))
+        if rng.random() < 0.3:
+            year = year[2:]
+        groups = [f"{rng.integers(1, 29):02d}{mark}{rng.integers(1, 13):02d}{mark}{year}"]
+        if rng.random() < 0.3:
+            groups.append(f"{rng.integers(0, 24):02d}:{rng.integers(0, 60):02d}")
+        return groups
+    whole = random_digits(rng, int(rng.integers(1, 8)), leading_zero=False)
+    thousands, decimal = (".", ",") if rng.random() < 0.5 else (",", ".")
+    parts = []
+    while len(whole) > 3:
+        parts.insert(0, whole[-3:])
+        whole = whole[:-3]
+    text = thousands.join([whole, *parts])
+    if rng.random() < 0.6:
+        text += decimal + random_digits(rng, 2)
+    return [text]
+
+
+def separator_coverage(rng: np.random.Generator, char: str, digit_height: float,
+                       pen_width: float) -> tuple[np.ndarray, float]:
+    """A separator drawn with the pen, as (ink coverage, px its bottom lies below the
+    baseline; negative above). A dot sits on the baseline; a comma is a dot with a tail
+    below it; a dash is short and at mid-height; a colon is two stacked dots; a slash
+    leans and is about as tall as the digits."""
+    dh, pen = digit_height, max(1.5, pen_width * rng.uniform(0.9, 1.1))
+    dot = max(pen * 1.3, 0.08 * dh)
+    if char == ".":
+        strokes, below = [[(0.0, 0.0), (0.3 * dot, -0.2 * dot)]], 0.0
+    elif char == ",":
+        tail = rng.uniform(0.15, 0.3) * dh
+        strokes = [[(0.2 * dot, 0.0), (0.35 * dot, 0.2 * tail), (0.0, tail)]]
+        below = tail
+    elif char == "-":
+        length = rng.uniform(0.3, 0.5) * dh
+        rise = rng.uniform(-0.05, 0.05) * length
+        strokes, below = [[(0.0, 0.0), (length, -rise)]], -rng.uniform(0.4, 0.55) * dh
+    elif char == ":":
+        gap = rng.uniform(0.3, 0.45) * dh
+        strokes, below = [[(0.0, 0.0), (0.2 * dot, 0.1 * dot)],
+                          [(0.1 * dot, gap), (0.3 * dot, gap + 0.1 * dot)]], 0.0
+    elif char == "/":
+        tall, lean = rng.uniform(0.85, 1.1) * dh, rng.uniform(0.3, 0.55) * dh
+        strokes, below = [[(lean, 0.0), (0.0, tall)]], rng.uniform(0.0, 0.05) * dh
+    else:
+        raise ValueError(f"not a separator: {char!r}")
+    width = pen if char in "/-" else dot
+    points = [np.array(stroke, np.float64) for stroke in strokes]
+    low = np.min([p.min(axis=0) for p in points], axis=0) - width
+    high = np.max([p.max(axis=0) for p in points], axis=0) + width
+    size = np.ceil((high - low) * SUPERSAMPLE).astype(int) + 1
+    canvas = np.zeros((int(size[1]), int(size[0])), np.uint8)
+    for stroke in points:
+        fine = np.round((stroke - low) * SUPERSAMPLE).astype(np.int32)
+        cv2.polylines(canvas, [fine], False, 255, max(1, round(width * SUPERSAMPLE)),
+                      cv2.LINE_AA)
+    small = (max(1, int(size[0]) // SUPERSAMPLE), max(1, int(size[1]) // SUPERSAMPLE))
+    coverage = cv2.resize(canvas.astype(np.float32) / 255, small, interpolation=cv2.INTER_AREA)
+    return cut_to_ink(coverage), below
+
+
 def digit_pools(labels: np.ndarray) -> list[np.ndarray]:
     """Indices of each digit class 0-9 in ``labels``."""
     pools = [np.flatnonzero(labels == d) for d in range(10)]
@@ -763,8 +848,17 @@ def write_line(
         for i, char in enumerate(group):
             # The random draws for touching and broken digits are only made when asked for,
             # so pages without them stay what they were.
-            touch = i > 0 and spec.touching > 0 and rng.random() < spec.touching
-            if i and not touch:
+            if char in SEPARATORS:
+                gx += rng.uniform(0.05, 0.25) * typical_width
+                coverage, below = separator_coverage(rng, char, dh, spec.pen_width_px)
+                alpha = pen_alpha(rng, coverage, spec.ink)
+                bottom = baseline + slope * (gx - start_x) + below
+                marks.append(Placed(alpha, round(gx), round(bottom) - alpha.shape[0]))
+                gx = round(gx) + alpha.shape[1] + rng.uniform(0.05, 0.25) * typical_width
+                continue
+            touch = (i > 0 and group[i - 1] not in SEPARATORS and spec.touching > 0
+                     and rng.random() < spec.touching)
+            if i and not touch and group[i - 1] not in SEPARATORS:
                 # Mostly a clear gap, now and then nearly touching; never overlapping.
                 fraction = rng.uniform(0.0, 0.05) if rng.random() < 0.1 else rng.uniform(0.05, 0.35)
                 gx += max(2.0, fraction * typical_width)
@@ -1030,7 +1124,8 @@ def make_page(spec: PageSpec, digits: np.ndarray, labels: np.ndarray) -> SynthPa
         slope = math.tan(math.radians(page_slope + rng.uniform(-0.2, 0.2)))
         start = left + (mm(rng.uniform(0, 10), dpi) if rng.random() < 0.4 else 0.0)
         groups, marks = write_line(
-            rng, spec, random_groups(rng), digits, pools,
+            rng, spec, separated_groups(rng) if spec.separators else random_groups(rng),
+            digits, pools,
             start + pad[0], right + pad[0], baseline - lift + pad[1], slope, hand,
         )  # fmt: skip
         if not marks:
