@@ -29,6 +29,7 @@ bench: $(BIN)/.dev
 	command -v tesseract >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
 		apt-get install -y -qq tesseract-ocr >/dev/null; } || true
 	$(BIN)/python -m benchmarks.pages
+	$(BIN)/python -m benchmarks.separators
 	$(BIN)/python -m benchmarks.real
 	$(BIN)/python -m benchmarks.conditions
 	$(BIN)/python -m benchmarks.digits

@@ -2,7 +2,7 @@
 
 import pytest
 
-from notes_ocr.testing.metrics import Score, align, levenshtein
+from notes_ocr.testing.metrics import Score, SeparatorScore, align, levenshtein
 
 
 @pytest.mark.parametrize(
@@ -33,3 +33,13 @@ def test_align_pairs_every_character_once_at_the_edit_distance(a, b):
     assert [j for _, j in pairs if j is not None] == list(range(len(b)))
     cost = sum(i is None or j is None or a[i] != b[j] for i, j in pairs)
     assert cost == levenshtein(a, b)
+
+
+def test_separators_are_counted_where_they_align():
+    score = SeparatorScore()
+    score.add(["12/05/2019", "10 30"], ["12/05/2019", "10:30"])  # the colon lost
+    score.add(["1.250.00"], ["1.250,00"])  # a comma read as a dot
+    score.add(["555-1234", "-"], ["555-1234"])  # a dash read where there is none
+    assert (score.matched, score.true, score.read) == (4, 6, 6)
+    assert score.recall == 4 / 6 and score.precision == 4 / 6
+    assert SeparatorScore().precision == 1.0 and SeparatorScore().recall == 0.0

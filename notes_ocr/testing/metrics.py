@@ -102,3 +102,35 @@ def total(scores: Iterable[Score]) -> Score:
     scores = list(scores)
     fields = [f.name for f in dataclasses.fields(Score)]
     return Score(**{f: sum(getattr(s, f) for s in scores) for f in fields})
+
+
+SEPARATORS = "/-.,:"
+
+
+@dataclass
+class SeparatorScore:
+    """How the separators inside numbers were read, summed over pages: those read where
+    the truth has the same one (Levenshtein alignment of each page's text, lines joined),
+    and how many the truth and the reading hold."""
+
+    matched: int = 0
+    true: int = 0
+    read: int = 0
+
+    def add(self, predicted: list[str], truth: list[str]) -> None:
+        text, true_text = "\n".join(predicted), "\n".join(truth)
+        self.true += sum(c in SEPARATORS for c in true_text)
+        self.read += sum(c in SEPARATORS for c in text)
+        self.matched += sum(
+            1 for i, j in align(text, true_text)
+            if i is not None and j is not None and text[i] == true_text[j] in SEPARATORS
+        )
+
+    @property
+    def recall(self) -> float:
+        return self.matched / max(self.true, 1)
+
+    @property
+    def precision(self) -> float:
+        """The share of separators read that are right; 1 when none were read."""
+        return self.matched / self.read if self.read else 1.0
