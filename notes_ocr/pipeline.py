@@ -7,7 +7,6 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from notes_ocr.decode import Proposal, apply_recuts, choose, propose, recut_rejected
@@ -22,7 +21,7 @@ from notes_ocr.results import (
     failed_page,
     make_line,
 )
-from notes_ocr.segment import segment_page
+from notes_ocr.segment import on_page, segment_page
 from notes_ocr.sources import (
     MAX_PIXELS,
     PageImage,
@@ -165,17 +164,12 @@ def to_page_boxes(boxes: np.ndarray, to_work: np.ndarray, shape: tuple[int, int]
     """
     if len(boxes) == 0:
         return []
-    inverse = np.linalg.inv(to_work)
     height, width = shape
-    boxes = np.asarray(boxes, np.float64)
-    x, y, w, h = boxes.T
-    corners = np.stack([[x, y], [x + w, y], [x, y + h], [x + w, y + h]])  # (4, 2, N)
-    mapped = cv2.perspectiveTransform(corners.transpose(2, 0, 1).reshape(1, -1, 2), inverse)
-    mapped = mapped.reshape(-1, 4, 2)
-    x0 = np.clip(np.floor(mapped[:, :, 0].min(axis=1)), 0, width).astype(int)
-    y0 = np.clip(np.floor(mapped[:, :, 1].min(axis=1)), 0, height).astype(int)
-    x1 = np.clip(np.ceil(mapped[:, :, 0].max(axis=1)), 0, width).astype(int)
-    y1 = np.clip(np.ceil(mapped[:, :, 1].max(axis=1)), 0, height).astype(int)
+    left, top, right, bottom = on_page(boxes, to_work)
+    x0 = np.clip(np.floor(left), 0, width).astype(int)
+    y0 = np.clip(np.floor(top), 0, height).astype(int)
+    x1 = np.clip(np.ceil(right), 0, width).astype(int)
+    y1 = np.clip(np.ceil(bottom), 0, height).astype(int)
     return [(int(a), int(b), int(c - a), int(d - b)) for a, b, c, d in zip(x0, y0, x1, y1,
                                                                            strict=True)]
 

@@ -296,75 +296,72 @@ class PageWriter:
 # --- output files ----------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def output_file(path: Path, fmt: str, append: bool = False) -> Iterator[IO[str]]:
-    """A text stream for the results file ``path``, written so that no result is lost or
-    torn and nothing but ``path`` is touched.
-
-    JSON Lines go straight into the file, record by record (``PageWriter`` flushes each),
-    so that a run cut short leaves every finished record for ``--resume``; ``append``
-    goes on after the records there. The other formats are whole files, replaced at the
-    end (``files.AtomicFile``): ``path`` holds either what it held before or the complete
-    results, never a torn half. Either way the data are on disk (fsync) when this ends. A
-    link is written through, not replaced.
-
-    Raises NotesOcrError, one line, when the file cannot be written.
-    """
-    target = Path(os.path.realpath(path))
-    if target.is_dir():  # said now, not once the whole batch has been read
-        raise NotesOcrError(f"{path}: cannot write the results (is a folder)")
-    try:
-        if fmt == "jsonl":
-            whole = None
-            stream = open(target, "a" if append else "w", encoding="utf-8", newline="")
-        else:
-            whole = AtomicFile(target)
-            stream = whole.stream
-    except OSError as exc:
-        raise NotesOcrError(f"{path}: cannot write the results ({exc.strerror or exc})") from None
-    try:
-        if whole is None:
-            with stream:
-                yield stream
-                stream.flush()
-                os.fsync(stream.fileno())
-        else:
-            with whole:
-                yield stream
-    except OSError as exc:
-        raise NotesOcrError(f"{path}: cannot write the results ({exc.strerror or exc})") from None
-
-
 class RecordsFile:
     """A batch's records written to ``path`` (None: standard output) in ``fmt`` (text,
     jsonl, json or csv; by default from the name's suffix, text if none fits): a sink for
-    ``batch.BatchScan.pages``.
+    ``batch.BatchScan.pages``, written so that no result is lost or torn and nothing but
+    ``path`` is touched.
 
-    JSON Lines are written record by record, ``append`` after the records already there
-    (as a resumed run does); the other formats replace the file whole at the end
-    (``output_file``). ``many_pages``: the text format heads each page with its file's
-    name. Raises NotesOcrError, one line, when the file cannot be written.
+    JSON Lines go straight into the file, record by record (``PageWriter`` flushes each),
+    so that a run cut short leaves every finished record for ``--resume``; ``append``
+    goes on after the records there. The other formats are whole files, replaced by
+    ``close`` (``files.AtomicFile``): ``path`` holds either what it held before or the
+    complete results, never a torn half. Either way the data are on disk (fsync) once
+    closed. A link is written through, not replaced. ``many_pages``: the text format heads
+    each page with its file's name. Raises NotesOcrError, one line, when the file cannot
+    be written.
     """
 
     wants_thumbnails = False
 
     def __init__(self, path: str | os.PathLike | None, fmt: str | None = None,
                  append: bool = False, many_pages: bool = True) -> None:
+        self.path = path
         self.format = fmt or format_for(path)
-        self.files = contextlib.ExitStack()
+        self.whole: AtomicFile | None = None  # the new version of a whole file
         stream: IO[str] = sys.stdout
         if path is not None:
-            stream = self.files.enter_context(output_file(Path(path), self.format, append))
+            target = Path(os.path.realpath(path))
+            if target.is_dir():  # said now, not once the whole batch has been read
+                raise NotesOcrError(f"{path}: cannot write the results (is a folder)")
+            with self.writing():
+                if self.format == "jsonl":
+                    stream = open(target, "a" if append else "w", encoding="utf-8", newline="")
+                else:
+                    self.whole = AtomicFile(target)
+                    stream = self.whole.stream
+        self.stream = stream
         self.writer = PageWriter(stream, self.format, many_pages)
 
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[None]:
+        """An OSError writing ``path`` becomes NotesOcrError naming it (standard output's,
+        a reader gone away, is left to the caller)."""
+        try:
+            yield
+        except OSError as exc:
+            if self.path is None:
+                raise
+            raise NotesOcrError(
+                f"{self.path}: cannot write the results ({exc.strerror or exc})") from None
+
     def add(self, page: Page, thumbnail: object = None) -> None:
-        self.writer.write(page)
+        with self.writing():
+            self.writer.write(page)
 
     def close(self, summary: str = "") -> None:
-        self.writer.close()
-        self.files.close()
+        with self.writing():
+            self.writer.close()
+            if self.whole is not None:
+                self.whole.commit()
+            elif self.path is not None:
+                os.fsync(self.stream.fileno())
+                self.stream.close()
 
     def discard(self) -> None:
-        # Closed as by an error: a whole file is dropped, JSON Lines keep their records.
-        with contextlib.suppress(NotesOcrError):
-            self.files.__exit__(RuntimeError, RuntimeError("the batch was cut short"), None)
+        """The batch was cut short: a whole file is dropped, JSON Lines keep their records."""
+        if self.whole is not None:
+            self.whole.discard()
+        elif self.path is not None:
+            with contextlib.suppress(OSError):
+                self.stream.close()

@@ -284,7 +284,8 @@ def label_ink(
     # nearly everywhere; ink is darker still. Every level stands above that texture.
     texture = TEXTURE_MARGIN * level_at(smooth, TEXTURE_PERCENTILE / 100)
     above = smooth > max(20.0, texture)
-    high = strong_level(smooth[above], max(floor, round(2 * texture)))
+    lowest = max(floor, round(2 * texture))
+    high = strong_level(smooth[above], lowest)
     labels, stats = hysteresis(smooth, high, texture)
     # A table's rule or a border left along the edge is darker than most writing, and would
     # set its level for it: the level is found again without what runs across the image.
@@ -292,7 +293,7 @@ def label_ink(
     lines[0] = False  # the background
     if lines.any():
         writing = ~lines[labels]
-        lower = strong_level(smooth[above & writing], max(floor, round(2 * texture)))
+        lower = strong_level(smooth[above & writing], lowest)
         if lower < high:
             high = lower
             labels, stats = hysteresis(smooth, high, texture)
@@ -491,15 +492,22 @@ def along_an_edge(pieces: list[Blob], to_work: np.ndarray, shape: tuple[int, ...
         return np.zeros(0, bool)
     height, width = shape[:2]
     strip = max(2.0, EDGE_STRIP * max(height, width))
-    boxes = np.array([piece.box for piece in pieces], np.float64)
-    x, y, w, h = boxes.T
-    corners = np.stack([[x, y], [x + w, y], [x, y + h], [x + w, y + h]], axis=1)  # (2, 4, N)
-    on_page = cv2.perspectiveTransform(corners.transpose(2, 1, 0).reshape(1, -1, 2),
-                                       np.linalg.inv(to_work)).reshape(-1, 4, 2)
-    left, top = on_page.min(axis=1).T
-    right, bottom = on_page.max(axis=1).T
+    left, top, right, bottom = on_page(np.array([piece.box for piece in pieces]), to_work)
     return ((right <= strip) | (left >= width - strip) | (bottom <= strip)
             | (top >= height - strip))
+
+
+def on_page(boxes: np.ndarray, to_work: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Where (N, 4) boxes (x, y, w, h) of the working page lie on the page as given, which
+    the homography ``to_work`` maps to the working page: the left, top, right and bottom
+    of each box's corners mapped back, float (N,) each."""
+    x, y, w, h = np.asarray(boxes, np.float64).reshape(-1, 4).T
+    corners = np.stack([[x, y], [x + w, y], [x, y + h], [x + w, y + h]])  # (4, 2, N)
+    mapped = cv2.perspectiveTransform(corners.transpose(2, 0, 1).reshape(1, -1, 2),
+                                      np.linalg.inv(to_work)).reshape(-1, 4, 2)
+    left, top = mapped.min(axis=1).T
+    right, bottom = mapped.max(axis=1).T
+    return left, top, right, bottom
 
 
 def min_area(shape: tuple[int, ...]) -> int:
