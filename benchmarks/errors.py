@@ -46,7 +46,7 @@ def _read(path: Path) -> tuple[str, list[str], list[tuple[str, Box]]]:
     from notes_ocr.sources import iter_pages
 
     page = _SCANNER.read_page(next(iter(iter_pages([path]))))
-    digits = [(d.char, d.box) for line in page.lines for d in line.digits]
+    digits = [(c.char, c.box) for line in page.lines for c in line.chars]
     return path.name, [line.text for line in page.lines], digits
 
 

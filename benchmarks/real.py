@@ -121,12 +121,15 @@ def real_digit_accuracy(path: Path, recognizer: Recognizer) -> tuple[float, int]
 
 
 def run_notes_ocr(folder: Path, model: Path | None = None) -> SourceResult:
-    """``notes-ocr scan --format jsonl FOLDER`` in a fresh process, timed whole."""
+    """``notes-ocr scan --format jsonl FOLDER`` in a fresh process, timed whole. The truths
+    hold digits alone, so its separators are left out, as the peers' other characters are:
+    a dot read as a dot costs nothing."""
     records, seconds = scan_folder(folder, model)
     readings = {
         Path(record["source"]).name: Reading(
-            [entry["text"] for entry in record["lines"]],
-            [digit["confidence"] for entry in record["lines"] for digit in entry["digits"]])
+            digit_lines([entry["text"] for entry in record["lines"]]),
+            [char["confidence"] for entry in record["lines"] for char in entry["chars"]
+             if char["char"].isdigit()])
         for record in records
     }
     return SourceResult(readings, seconds)

@@ -5,11 +5,11 @@ from notes_ocr.errors import InputError, ModelError, NotesOcrError
 from notes_ocr.options import ScanOptions
 from notes_ocr.pipeline import Scanner, scan
 from notes_ocr.recognizer import Recognizer
-from notes_ocr.results import Digit, Line, Page, PageError, RecordsFile
+from notes_ocr.results import Char, Line, Page, PageError, RecordsFile
 
 __all__ = [
     "BatchScan",
-    "Digit",
+    "Char",
     "InputError",
     "Line",
     "ModelError",

@@ -41,14 +41,14 @@ def draw_page(
 
     for line in page.lines:
         x, y, w, h = scaled(line.box)
-        heights = [scaled(digit.box)[3] for digit in line.digits]
-        size = float(np.median(heights)) / 30  # text and strokes in proportion to the digits
+        heights = [scaled(char.box)[3] for char in line.chars]
+        size = float(np.median(heights)) / 30  # text and strokes in proportion to the writing
         thick = max(1, round(2 * size))
         pad = max(2, round(4 * size))
         cv2.rectangle(canvas, (x - pad, y - pad), (x + w + pad, y + h + pad), LINE, thick)
-        for digit in line.digits:
-            dx, dy, dw, dh = scaled(digit.box)
-            colour = GOOD if digit.confidence >= doubtful_below else DOUBTFUL
+        for char in line.chars:
+            dx, dy, dw, dh = scaled(char.box)
+            colour = GOOD if char.confidence >= doubtful_below else DOUBTFUL
             cv2.rectangle(canvas, (dx, dy), (dx + dw, dy + dh), colour, max(1, thick - 1))
         baseline = y + h // 2 + round(12 * size)
         cv2.putText(canvas, line.text, (x + w + 4 * pad, baseline), FONT, 0.8 * size, LINE,

@@ -53,6 +53,7 @@ from notes_ocr.options import MAX_PIXELS, ScanOptions
 from notes_ocr.pipeline import PreparedPage, Scanner, prepare
 from notes_ocr.recognizer import BATCH, Recognizer
 from notes_ocr.results import Page, failed_page
+from notes_ocr.separators import SEPARATORS
 from notes_ocr.sources import count_pages, list_inputs, quiet_opencv, read_page
 
 # Pages in flight per worker: enough that workers never wait for the main process to take
@@ -457,7 +458,7 @@ class ResumeState:
     def add(self, record: Page) -> None:
         self.recorded[page_key(record.source, record.page)] += 1
         self.pages += 1
-        self.digits += sum(len(line.digits) for line in record.lines)
+        self.digits += digit_count(record)
         if record.error:
             self.failed_sources.add(record.source)
 
@@ -531,7 +532,7 @@ class Summary:
 
     def add(self, page: Page) -> None:
         self.pages += 1
-        self.digits += sum(len(line.digits) for line in page.lines)
+        self.digits += digit_count(page)
         if page.error:
             self.failed_sources.add(page.source)
 
@@ -545,6 +546,11 @@ class Summary:
         if earlier is not None and earlier.pages:
             text += f" ({plural(earlier.pages, 'page')} recorded before, skipped)"
         return text
+
+
+def digit_count(page: Page) -> int:
+    """The digits read on a page (a ``?`` counts as one), separators left out."""
+    return sum(char.char not in SEPARATORS for line in page.lines for char in line.chars)
 
 
 def plural(count: int, noun: str) -> str:

@@ -29,7 +29,8 @@ import numpy as np
 
 from notes_ocr.layout import rows_of
 from notes_ocr.normalize import MNIST_SIZE, normalize_blob, skeleton_length
-from notes_ocr.segment import Blob, slanted_cuts
+from notes_ocr.segment import Blob, join, slanted_cuts
+from notes_ocr.separators import TRAILING, line_separators
 
 MAX_PIECES = 8  # the most pieces one digit is made of
 MAX_WIDTH = 2.0  # a digit of several pieces is at most this many line heights wide
@@ -90,7 +91,23 @@ class Proposal:
     # short to be one (neither ``can_be_digit`` nor ``small``), as such a candidate is
     # never chosen.
     images: np.ndarray
+    # Separator candidates (``separators.line_separators``): pieces ``separator_start[s]``
+    # to ``separator_stop[s] - 1`` of one line read as ``separator_char[s]``.
+    separator_start: np.ndarray  # (S,) int
+    separator_stop: np.ndarray  # (S,) int
+    separator_char: np.ndarray  # (S,) str
+    separator_confidence: np.ndarray  # (S,) float: how sure their size and place make it
+    separator_boxes: np.ndarray  # (S, 4) int: x, y, w, h on the working page
     pieces: tuple[Blob, ...] = ()  # (P,) in the order above: what a chosen digit is made of
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What ``choose`` reads on a page: digit candidates and separators, in reading order."""
+
+    digits: np.ndarray  # (D,) int: candidate indices
+    separators: np.ndarray  # (S,) int: separator-candidate indices
+    after: np.ndarray  # (S,) int: how many of ``digits`` come before each separator
 
 
 def propose(pieces: list[Blob], digit_height: float) -> Proposal:
@@ -103,10 +120,20 @@ def propose(pieces: list[Blob], digit_height: float) -> Proposal:
         for row in rows_of(boxes, digit_height):
             lines.append([pieces[i] for i in row])
     line_starts = np.cumsum([0, *(len(line) for line in lines)])
+    # A candidate's stroke width is its ink over its skeleton's length, both summed over its
+    # pieces: each piece is skeletonized once rather than once for every candidate.
+    in_order = [piece for line in lines for piece in line]  # as ``start`` and ``stop`` count
+    piece_ink = np.array([np.count_nonzero(piece.mask) for piece in in_order], float)
+    piece_skeleton = np.array([skeleton_length(piece.mask) for piece in in_order], float)
     skippable, source = [], []
     start, stop, joins, can_be_digit, small, blobs = [], [], [], [], [], []
+    separators = []
     for offset, line in zip(line_starts, lines, strict=False):
         height = line_height(line, digit_height)
+        tall = [offset + i for i, piece in enumerate(line) if piece.h >= MIN_HEIGHT * height]
+        pen = float(np.median(piece_ink[tall] / np.maximum(piece_skeleton[tall], 1))
+                    ) if tall else 0.0
+        separators.extend((offset, found) for found in line_separators(line, height, pen))
         skippable.extend(piece.h < MIN_HEIGHT * height for piece in line)
         source.extend(piece.source for piece in line)
         for first, last, bridged, union in line_candidates(line, height):
@@ -117,11 +144,8 @@ def propose(pieces: list[Blob], digit_height: float) -> Proposal:
             small.append(SMALL_ZERO * height <= union.h < MIN_HEIGHT * height)
             blobs.append(union)
 
-    # A candidate's stroke width is its ink over its skeleton's length, both summed over its
-    # pieces: each piece is skeletonized once rather than once for every candidate.
-    in_order = [piece for line in lines for piece in line]  # as ``start`` and ``stop`` count
-    ink = np.cumsum([0, *(int(np.count_nonzero(piece.mask)) for piece in in_order)])
-    skeleton = np.cumsum([0, *(skeleton_length(piece.mask) for piece in in_order)])
+    ink = np.cumsum([0, *piece_ink])
+    skeleton = np.cumsum([0, *piece_skeleton])
     starts, stops = np.array(start, int), np.array(stop, int)
     stroke_width = (ink[stops] - ink[starts]) / np.maximum(skeleton[stops] - skeleton[starts], 1)
     images = np.zeros((len(blobs), MNIST_SIZE, MNIST_SIZE), np.uint8)
@@ -140,6 +164,12 @@ def propose(pieces: list[Blob], digit_height: float) -> Proposal:
         stroke_width=stroke_width,
         boxes=np.array([blob.box for blob in blobs], int).reshape(-1, 4),
         images=images,
+        separator_start=np.array([offset + found.first for offset, found in separators], int),
+        separator_stop=np.array([offset + found.last for offset, found in separators], int),
+        separator_char=np.array([found.char for _, found in separators], "<U1"),
+        separator_confidence=np.array([found.confidence for _, found in separators], float),
+        separator_boxes=np.array([found.blob.box for _, found in separators],
+                                 int).reshape(-1, 4),
         pieces=tuple(in_order),
     )
 
@@ -185,14 +215,15 @@ def line_candidates(line: list[Blob], height: float) -> list[tuple[int, int, int
     return out
 
 
-def choose(proposal: Proposal, labels: np.ndarray, confidences: np.ndarray) -> np.ndarray:
-    """The candidates that make up the page's digits, in reading order.
+def choose(proposal: Proposal, labels: np.ndarray, confidences: np.ndarray) -> Reading:
+    """The candidates that make up the page's digits and separators, in reading order.
 
     ``labels`` and ``confidences`` (C,) are the classifier's reading of each candidate and
     its confidence in it as one whole digit. For each line, every piece belongs to exactly
-    one chosen candidate, except short pieces, which may be left out as stray marks for
-    SKIP_COST each; a candidate too short to be a digit is never chosen, and a small one
-    only as a 0. Returns candidate indices, int (D,).
+    one chosen candidate, digit or separator, except short pieces, which may be left out
+    as stray marks for SKIP_COST each; a candidate too short to be a digit is never
+    chosen as one, and a small one only as a 0. A separator stands after a digit (and
+    ``/`` and ``:`` before one too), or it is left out.
     """
     # Where segmentation cut through ink: the piece before a candidate's first one, or the
     # one after its last, came from the same blob.
@@ -205,41 +236,83 @@ def choose(proposal: Proposal, labels: np.ndarray, confidences: np.ndarray) -> n
     cut_after = last + 1 < line_end[last]
     cut_after[cut_after] = source[last[cut_after] + 1] == source[last[cut_after]]
 
+    labels = np.asarray(labels)
     confidences = np.asarray(confidences, np.float64).copy()
-    slanted_one = (np.asarray(labels) == 1) & (proposal.lean > MAX_CUT_ONE_LEAN)
+    slanted_one = (labels == 1) & (proposal.lean > MAX_CUT_ONE_LEAN)
     confidences[slanted_one & (cut_before | cut_after)] = FLOOR
-    scores = np.log(np.clip(confidences, FLOOR, 1.0))
-    scores -= DIGIT_COST + JOIN_COST * proposal.joins + CUT_COST * cut_before
+    costs = DIGIT_COST + JOIN_COST * proposal.joins + CUT_COST * cut_before
+    plain_scores = np.log(np.clip(confidences, FLOOR, 1.0)) - costs
+    # The classifier takes a slash for a 1, as it is one straight stroke: how far it leans
+    # beyond the writer's 1s says which it is, and shares the 1's confidence out.
+    digit_of = {(int(a), int(b)): c for c, (a, b) in enumerate(zip(proposal.start,
+                                                                  proposal.stop, strict=True))}
+    slashes = proposal.separator_char == "/"
+    for s in np.flatnonzero(slashes):
+        c = digit_of.get((int(proposal.separator_start[s]), int(proposal.separator_stop[s])))
+        if c is not None and labels[c] == 1:
+            confidences[c] *= 1.0 - proposal.separator_confidence[s]
+    scores = np.log(np.clip(confidences, FLOOR, 1.0)) - costs
+    separator_scores = np.log(np.clip(proposal.separator_confidence, FLOOR, 1.0)) - DIGIT_COST
     ending: dict[int, list[int]] = {}
-    small_zero = proposal.small & (np.asarray(labels) == 0)
+    small_zero = proposal.small & (labels == 0)
     for c in np.flatnonzero(proposal.can_be_digit | small_zero):
         ending.setdefault(int(proposal.stop[c]), []).append(int(c))
+    separators_ending: dict[int, list[int]] = {}
+    for s, stop in enumerate(proposal.separator_stop.tolist()):
+        separators_ending.setdefault(stop, []).append(s)
 
-    chosen: list[int] = []
-    for line_start, line_stop in zip(proposal.line_starts[:-1], proposal.line_starts[1:],
-                                     strict=True):
-        best = {int(line_start): 0.0}
-        came_from: dict[int, int] = {}  # piece index -> candidate ending there, -1: skipped
-        for stop in range(int(line_start) + 1, int(line_stop) + 1):
-            total, how = -np.inf, -1
+    def read_line(line_start: int, line_stop: int, scores: np.ndarray,
+                  separator_scores: np.ndarray) -> list[tuple[str, int]]:
+        """The best reading of a line: ("digit", candidate) and ("separator", s) pairs."""
+        best = {line_start: 0.0}
+        # piece index -> how the best reading up to it ends
+        came_from: dict[int, tuple[str, int]] = {}
+        for stop in range(line_start + 1, line_stop + 1):
+            total, how = -np.inf, ("skip", -1)
             if proposal.skippable[stop - 1]:
                 total = best[stop - 1] - SKIP_COST
             for c in ending.get(stop, ()):
                 value = best[int(proposal.start[c])] + scores[c]
                 if value > total:
-                    total, how = value, c
+                    total, how = value, ("digit", c)
+            for s in separators_ending.get(stop, ()):
+                value = best[int(proposal.separator_start[s])] + separator_scores[s]
+                if value > total:
+                    total, how = value, ("separator", s)
             best[stop], came_from[stop] = total, how
-        line_digits = []
-        stop = int(line_stop)
+        read: list[tuple[str, int]] = []
+        stop = line_stop
         while stop > line_start:
-            c = came_from[stop]
-            if c < 0:
+            kind, index = came_from[stop]
+            if kind == "skip":
                 stop -= 1
-            else:
-                line_digits.append(c)
-                stop = int(proposal.start[c])
-        chosen.extend(reversed(line_digits))
-    return np.array(chosen, int)
+                continue
+            read.append((kind, index))
+            starts = proposal.start if kind == "digit" else proposal.separator_start
+            stop = int(starts[index])
+        return read[::-1]
+
+    digits: list[int] = []
+    separators: list[int] = []
+    after: list[int] = []
+    for line_start, line_stop in zip(proposal.line_starts[:-1].tolist(),
+                                     proposal.line_starts[1:].tolist(), strict=True):
+        read = read_line(line_start, line_stop, scores, separator_scores)
+        # Slashes come in pairs, in dates (12/05/2019): a lone slanted stroke is more
+        # likely a 1 that leans (an amount or a number on its own has no slash).
+        if sum(kind == "separator" and slashes[index] for kind, index in read) == 1:
+            read = read_line(line_start, line_stop, plain_scores,
+                             np.where(slashes, np.log(FLOOR), separator_scores))
+        for position, (kind, index) in enumerate(read):
+            if kind == "digit":
+                digits.append(index)
+                continue
+            before = position > 0 and read[position - 1][0] == "digit"
+            following = position + 1 < len(read) and read[position + 1][0] == "digit"
+            if before and (following or proposal.separator_char[index] in TRAILING):
+                separators.append(index)
+                after.append(len(digits))
+    return Reading(np.array(digits, int), np.array(separators, int), np.array(after, int))
 
 
 def lean_degrees(mask: np.ndarray) -> float:
@@ -251,16 +324,6 @@ def lean_degrees(mask: np.ndarray) -> float:
     # The main axis' angle from the horizontal is half of atan2(2 mu11, mu20 - mu02).
     from_horizontal = abs(np.degrees(0.5 * np.arctan2(2 * mu11, mu20 - mu02)))
     return float(90.0 - from_horizontal)
-
-
-def join(a: Blob, b: Blob) -> Blob:
-    """One blob holding the ink of both."""
-    x0, y0 = min(a.x, b.x), min(a.y, b.y)
-    x1, y1 = max(a.x + a.w, b.x + b.w), max(a.y + a.h, b.y + b.h)
-    mask = np.zeros((y1 - y0, x1 - x0), bool)
-    for blob in (a, b):
-        mask[blob.y - y0 : blob.y - y0 + blob.h, blob.x - x0 : blob.x - x0 + blob.w] |= blob.mask
-    return Blob(x0, y0, x1 - x0, y1 - y0, mask)
 
 
 @dataclass(frozen=True)

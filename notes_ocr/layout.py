@@ -135,11 +135,17 @@ def usual_gap(line_gaps: np.ndarray) -> float:
     return float(np.quantile(line_gaps, USUAL_QUANTILE))
 
 
-def split_groups(line: list[int], line_gaps: np.ndarray, page_gap: float) -> list[list[int]]:
-    """Cut one line's digits (left to right) where its gaps (``gaps``) are wide (see
+def group_gap(line_gaps: np.ndarray, page_gap: float) -> float:
+    """The gap (digit heights) past which a line's digits stand in two groups (see
     GROUP_RATIO); ``page_gap`` is the page's usual gap, for lines with too few of their own."""
     usual = usual_gap(line_gaps) if len(line_gaps) >= MIN_LINE_GAPS else page_gap
-    threshold = max(GROUP_GAP, GROUP_RATIO * usual)
+    return max(GROUP_GAP, GROUP_RATIO * usual)
+
+
+def split_groups(line: list[int], line_gaps: np.ndarray, page_gap: float) -> list[list[int]]:
+    """Cut one line's digits (left to right) where its gaps (``gaps``) are wide (see
+    ``group_gap``)."""
+    threshold = group_gap(line_gaps, page_gap)
     groups = [[line[0]]]
     for index, gap in zip(line[1:], line_gaps, strict=True):
         if gap > threshold:
@@ -147,3 +153,36 @@ def split_groups(line: list[int], line_gaps: np.ndarray, page_gap: float) -> lis
         else:
             groups[-1].append(index)
     return groups
+
+
+def place_separators(boxes: np.ndarray, lines: list[list[list[int]]],
+                     separator_boxes: np.ndarray, after: np.ndarray) -> list[list[list[int]]]:
+    """``lines`` (``group_lines`` of the digits' ``boxes``) with separators put in.
+
+    Separator ``s`` (its box ``separator_boxes[s]``) was read right after digit
+    ``after[s] - 1``: it goes into that digit's group, as index ``len(boxes) + s``. It
+    joins the group that follows it when the digit after it is no further from it than
+    digits of one group are from each other: ``12/05/2019`` is one group, whatever the
+    gaps around its slashes, and ``12. 34`` two.
+    """
+    boxes = np.asarray(boxes, dtype=float).reshape(-1, 4)
+    separator_boxes = np.asarray(separator_boxes, dtype=float).reshape(-1, 4)
+    spacing = usual_gap(np.concatenate(
+        [np.zeros(0)] + [gaps(boxes, [i for group in line for i in group]) for line in lines]))
+    lines = [[list(group) for group in line] for line in lines]
+    for s in np.argsort(after, kind="stable")[::-1]:  # right to left: the digits stay put
+        left = int(after[s]) - 1
+        number, g = next((number, g) for number, line in enumerate(lines)
+                         for g, group in enumerate(line) if left in group)
+        line = lines[number]
+        line[g].insert(line[g].index(left) + 1, len(boxes) + int(s))
+        if line[g][-1] != len(boxes) + s or g + 1 == len(line):
+            continue
+        digits = [i for group in line for i in group if i < len(boxes)]
+        height = float(np.median(boxes[digits, 3]))
+        x, _, w, _ = boxes[line[g + 1][0]]
+        cell_left = x + w / 2 - max(w / 2, NARROW_CELL * height / 2)
+        x, _, w, _ = separator_boxes[s]
+        if (cell_left - (x + w)) / height <= group_gap(gaps(boxes, digits), spacing):
+            line[g].extend(line.pop(g + 1))
+    return lines

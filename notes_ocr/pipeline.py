@@ -11,11 +11,11 @@ import numpy as np
 
 from notes_ocr.decode import Proposal, apply_recuts, choose, propose, recut_rejected
 from notes_ocr.errors import InputError
-from notes_ocr.layout import lay_out
+from notes_ocr.layout import lay_out, place_separators
 from notes_ocr.recognizer import Recognizer
 from notes_ocr.results import (
     Box,
-    Digit,
+    Char,
     Line,
     Page,
     failed_page,
@@ -75,19 +75,23 @@ class Scanner:
         recognizer: Recognizer | None = None,
         min_confidence: float = 0.0,
         max_pixels: int | None = MAX_PIXELS,
+        digits_only: bool = False,
     ) -> None:
-        """``min_confidence``: digits the classifier is less sure of are read as ``?``.
+        """``min_confidence``: digits and separators read less surely are written ``?``.
         ``max_pixels``: larger pages are refused (ImageTooLarge) before they are decoded;
-        None for no limit."""
+        None for no limit. ``digits_only``: lines hold digits and spaces alone, no
+        separators."""
         self.recognizer = recognizer if recognizer is not None else Recognizer.load()
         self.min_confidence = min_confidence
         self.max_pixels = max_pixels
+        self.digits_only = digits_only
 
     def finish_lines(self, prepared: PreparedPage, probabilities: np.ndarray) -> list[Line]:
         """A prepared page's lines, given the classifier's output for its candidates."""
         proposal = prepared.proposal
         labels, confidences, whole = self.recognizer.interpret(probabilities)
-        chosen = choose(proposal, labels, confidences)
+        reading = choose(proposal, labels, confidences)
+        chosen = reading.digits
         if chosen.size == 0:
             return []
         chosen_confidences = confidences[chosen]
@@ -98,11 +102,19 @@ class Scanner:
             halves = self.recognizer.predict_proba(recut.images)
             labels, confidences, boxes, origin = apply_recuts(
                 (labels, confidences, boxes), recut, *self.recognizer.interpret(halves)[:2])
-        page_boxes = to_page_boxes(boxes, prepared.to_work, (prepared.height, prepared.width))
-        digits = [
-            Digit(str(int(label)) if confidence >= self.min_confidence else UNSURE,
-                  float(confidence), box)
-            for label, confidence, box in zip(labels, confidences, page_boxes, strict=True)
+        separators = np.zeros(0, int) if self.digits_only else reading.separators
+        # A separator read after the n-th chosen digit follows the digits read from the
+        # first n (``origin`` rises: a digit cut in two gives two in its place).
+        after = np.searchsorted(origin, reading.after[:len(separators)])
+        separator_boxes = proposal.separator_boxes[separators]
+        chars = [
+            Char(char if confidence >= self.min_confidence else UNSURE, float(confidence), box)
+            for char, confidence, box in zip(
+                [*(str(int(label)) for label in labels), *proposal.separator_char[separators]],
+                [*confidences, *proposal.separator_confidence[separators]],
+                to_page_boxes(np.vstack([boxes, separator_boxes]), prepared.to_work,
+                              (prepared.height, prepared.width)),
+                strict=True)
         ]
         lines, rows = lay_out(boxes)
         # A row whose digits the classifier reads at less than ROW_CONFIDENCE on the whole
@@ -114,13 +126,14 @@ class Scanner:
         # tick cut in two reads as two fair digits, and must not save a row of marks. The
         # row is judged whole, though wide gaps cut it into lines: a tick alone reads as a
         # sure 1.
-        row_of_digit = np.empty(len(digits), int)
+        row_of_digit = np.empty(len(labels), int)
         for line, row in zip(lines, rows, strict=True):
             row_of_digit[[i for group in line for i in group]] = row
         blob_confidences = chosen_confidences[origin]
         kept = {row for row in set(rows)
                 if blob_confidences[row_of_digit == row].mean() >= ROW_CONFIDENCE}
-        return [make_line([[digits[i] for i in group] for group in line])
+        lines = place_separators(boxes, lines, separator_boxes, after)
+        return [make_line([[chars[i] for i in group] for group in line])
                 for line, row in zip(lines, rows, strict=True) if row in kept]
 
     def finish(self, prepared: PreparedPage, probabilities: np.ndarray) -> Page:

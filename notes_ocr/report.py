@@ -53,17 +53,17 @@ def data_uri(image: np.ndarray) -> str:
 
 
 def line_html(line: Line, doubtful_below: float) -> str:
-    """A line's text, its doubtful digits marked, and its mean confidence."""
-    chars = iter(line.digits)
+    """A line's text, its doubtful characters marked, and its mean confidence."""
+    chars = iter(line.chars)
     parts = []
     for char in line.text:
         if char == " ":
             parts.append(" ")
             continue
-        digit = next(chars)
-        text = html.escape(digit.char)
-        if digit.confidence < doubtful_below:
-            title = f"confidence {digit.confidence:.2f}"
+        read = next(chars)
+        text = html.escape(read.char)
+        if read.confidence < doubtful_below:
+            title = f"confidence {read.confidence:.2f}"
             text = f'<span class="doubtful" title="{title}">{text}</span>'
         parts.append(text)
     confidence = f'<span class="confidence">{line.confidence:.2f}</span>'

@@ -1,4 +1,4 @@
-"""Page, Line and Digit records, and the text, JSON Lines, JSON and CSV writers."""
+"""Page, Line and Char records, and the text, JSON Lines, JSON and CSV writers."""
 
 from __future__ import annotations
 
@@ -27,7 +27,10 @@ Box = tuple[int, int, int, int]  # x, y, w, h in the original page's pixels
 
 
 @dataclass(frozen=True)
-class Digit:
+class Char:
+    """One character read: a digit, a separator (one of ``/-.,:``), or ``?`` where the
+    reading is less sure than the scan's minimum confidence."""
+
     char: str
     confidence: float
     box: Box
@@ -36,32 +39,35 @@ class Digit:
         return {"char": self.char, "confidence": round(self.confidence, 4), "box": list(self.box)}
 
     @classmethod
-    def from_dict(cls, record: Mapping[str, Any]) -> Digit:
+    def from_dict(cls, record: Mapping[str, Any]) -> Char:
         return cls(_text(record, "char"), _real(record, "confidence"), _box(record, "box"))
 
 
 @dataclass(frozen=True)
 class Line:
-    """One line of writing: its digits left to right, ``text`` with a space between groups."""
+    """One line of writing: its characters left to right, ``text`` with a space between
+    groups."""
 
     text: str
     box: Box
-    confidence: float  # mean of the digits'
-    digits: list[Digit]
+    confidence: float  # mean of the characters'
+    chars: list[Char]
 
     def to_dict(self) -> dict:
         return {
             "text": self.text,
             "box": list(self.box),
             "confidence": round(self.confidence, 4),
-            "digits": [digit.to_dict() for digit in self.digits],
+            "chars": [char.to_dict() for char in self.chars],
         }
 
     @classmethod
     def from_dict(cls, record: Mapping[str, Any]) -> Line:
-        digits = [Digit.from_dict(_mapping(digit)) for digit in _sequence(record, "digits")]
+        # Records of versions before separators were read call the characters "digits".
+        key = "digits" if "digits" in record and "chars" not in record else "chars"
+        chars = [Char.from_dict(_mapping(char)) for char in _sequence(record, key)]
         return cls(_text(record, "text"), _box(record, "box"), _real(record, "confidence"),
-                   digits)
+                   chars)
 
 
 @dataclass(frozen=True)
@@ -218,11 +224,11 @@ def union_box(boxes: Iterable[Box]) -> Box:
     return (x0, y0, x1 - x0, y1 - y0)
 
 
-def make_line(groups: list[list[Digit]]) -> Line:
-    digits = [digit for group in groups for digit in group]
-    text = " ".join("".join(digit.char for digit in group) for group in groups)
-    confidence = sum(digit.confidence for digit in digits) / len(digits)
-    return Line(text, union_box(d.box for d in digits), confidence, digits)
+def make_line(groups: list[list[Char]]) -> Line:
+    chars = [char for group in groups for char in group]
+    text = " ".join("".join(char.char for char in group) for group in groups)
+    confidence = sum(char.confidence for char in chars) / len(chars)
+    return Line(text, union_box(char.box for char in chars), confidence, chars)
 
 
 # The format an output file's name asks for, when none is given.

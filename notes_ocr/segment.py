@@ -83,6 +83,11 @@ LINE_ASPECT = 5.0
 # Rulings are thinner than this (px on the working page, once widened against tilt).
 MAX_RULING_WIDTH = 15
 
+# The smallest ink that means something is a pen's dot (a decimal point, a colon's): a
+# component of fewer than MIN_DOT_AREA pixels, or less than MIN_DOT digit heights
+# across, is a speck.
+MIN_DOT = 0.07
+MIN_DOT_AREA = 9
 # A blob at least this many times as wide as it, or a typical digit, is tall may hold
 # touching digits: it is pulled apart at thin bridges and cut at its narrow columns, at
 # least MIN_PIECE_WIDTH digit heights from its ends and CUT_SPACING from another cut
@@ -643,7 +648,7 @@ def pieces_of(
         return [], 0.0
     boxes = stats[1:, :4].astype(int)
     areas = stats[1:, cv2.CC_STAT_AREA].astype(int)
-    keep = areas >= max(min_area(labels.shape), (0.12 * digit_height) ** 2)
+    keep = areas >= max(MIN_DOT_AREA, (MIN_DOT * digit_height) ** 2)
     pieces: list[Blob] = []
     for source, members in enumerate(merge_pieces(boxes, keep, digit_height)):
         blob = blob_of(labels, boxes, members)
@@ -776,6 +781,16 @@ def join_columns(blob: Blob, digit_height: float) -> list[int]:
         if all(abs(int(column) - cut) >= CUT_SPACING * digit_height for cut in cuts):
             cuts.append(int(column))
     return sorted(cuts)
+
+
+def join(a: Blob, b: Blob) -> Blob:
+    """One blob holding the ink of both."""
+    x0, y0 = min(a.x, b.x), min(a.y, b.y)
+    x1, y1 = max(a.x + a.w, b.x + b.w), max(a.y + a.h, b.y + b.h)
+    mask = np.zeros((y1 - y0, x1 - x0), bool)
+    for blob in (a, b):
+        mask[blob.y - y0 : blob.y - y0 + blob.h, blob.x - x0 : blob.x - x0 + blob.w] |= blob.mask
+    return Blob(x0, y0, x1 - x0, y1 - y0, mask)
 
 
 def cut_at(blob: Blob, cuts: list[int]) -> list[Blob]:

@@ -258,9 +258,9 @@ def test_progress_bar_on_a_terminal_only():
 
 
 def test_summary_counts_pages_digits_and_failed_files():
-    from notes_ocr.results import Digit, Line, PageError
+    from notes_ocr.results import Char, Line, PageError
 
-    digits = [Digit("1", 0.9, (0, 0, 1, 1)), Digit("2", 0.9, (1, 0, 1, 1))]
+    digits = [Char("1", 0.9, (0, 0, 1, 1)), Char("2", 0.9, (1, 0, 1, 1))]
     summary = Summary()
     summary.add(Page("a.png", 1, 10, 10, [Line("12", (0, 0, 2, 1), 0.9, digits)]))
     error = PageError("UndecodableImage", "b.tif: cannot decode")

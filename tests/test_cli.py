@@ -32,15 +32,15 @@ def check_record(record: dict) -> None:
     assert isinstance(record["width"], int) and isinstance(record["height"], int)
     assert isinstance(record["lines"], list)
     for line in record["lines"]:
-        assert set(line) == {"text", "box", "confidence", "digits"}
+        assert set(line) == {"text", "box", "confidence", "chars"}
         check_box(line["box"])
         # A line's confidence is the mean of its digits' (each rounded in the record).
-        mean = sum(digit["confidence"] for digit in line["digits"]) / len(line["digits"])
+        mean = sum(digit["confidence"] for digit in line["chars"]) / len(line["chars"])
         assert line["confidence"] == pytest.approx(mean, abs=1e-4)
-        chars = [digit["char"] for digit in line["digits"]]
+        chars = [digit["char"] for digit in line["chars"]]
         assert line["text"].replace(" ", "") == "".join(chars)
         assert "  " not in line["text"] and line["text"] == line["text"].strip()
-        for digit in line["digits"]:
+        for digit in line["chars"]:
             assert set(digit) == {"char", "confidence", "box"}
             assert digit["char"] in "0123456789"
             assert isinstance(digit["confidence"], float)
@@ -186,7 +186,7 @@ def test_train_then_eval_then_scan_with_the_new_model(tmp_path, capsys):
 def test_min_confidence_marks_doubtful_digits_and_keeps_the_line_shape(capsys):
     assert main(["scan", "--format", "jsonl", str(EXAMPLES / "grid_pencil.jpg")]) == 0
     plain = json.loads(capsys.readouterr().out)
-    confidences = sorted(d["confidence"] for line in plain["lines"] for d in line["digits"])
+    confidences = sorted(d["confidence"] for line in plain["lines"] for d in line["chars"])
     # About a tenth of the digits fall below, halfway between two (rounded) confidences.
     low = confidences[len(confidences) // 10]
     threshold = (low + min(c for c in confidences if c > low)) / 2
@@ -195,7 +195,7 @@ def test_min_confidence_marks_doubtful_digits_and_keeps_the_line_shape(capsys):
     marked = json.loads(capsys.readouterr().out)
     for before, after in zip(plain["lines"], marked["lines"], strict=True):
         assert len(after["text"]) == len(before["text"])
-        for old, new in zip(before["digits"], after["digits"], strict=True):
+        for old, new in zip(before["chars"], after["chars"], strict=True):
             assert new["char"] == ("?" if old["confidence"] < threshold else old["char"])
     assert any("?" in line["text"] for line in marked["lines"])
     with pytest.raises(SystemExit):
@@ -322,9 +322,9 @@ def test_a_drawing_that_cannot_be_written_is_one_line_and_leaves_nothing(tmp_pat
 
 def test_doubtful_digits_are_boxed_red_and_sure_ones_green():
     from notes_ocr.annotate import DOUBTFUL, GOOD, draw_page
-    from notes_ocr.results import Digit, Line, Page
+    from notes_ocr.results import Char, Line, Page
 
-    digits = [Digit("4", 0.5, (10, 10, 20, 30)), Digit("2", 0.99, (40, 10, 20, 30))]
+    digits = [Char("4", 0.5, (10, 10, 20, 30)), Char("2", 0.99, (40, 10, 20, 30))]
     page = Page("p.png", 1, 200, 100, [Line("42", (10, 10, 50, 30), 0.745, digits)])
     for scale in (1.0, 0.5):
         size = (round(100 * scale), round(200 * scale))

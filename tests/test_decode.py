@@ -31,7 +31,7 @@ def read_mask(mask: np.ndarray, recognizer: Recognizer) -> str:
     pieces, digit_height = find_pieces(mask)
     proposal = propose(pieces, digit_height)
     labels, confidences, _ = recognizer.interpret(recognizer.predict_proba(proposal.images))
-    return "".join(str(labels[c]) for c in choose(proposal, labels, confidences))
+    return "".join(str(labels[c]) for c in choose(proposal, labels, confidences).digits)
 
 
 def canvas_with(*inks: tuple[np.ndarray, int]) -> np.ndarray:
@@ -108,7 +108,7 @@ def test_digits_joined_by_faint_ink_are_read_as_two(mnist, recognizer):
         pieces, digit_height = pieces_of(labels, stats, strong)
         proposal = propose(pieces, digit_height)
         digits, confidences, _ = recognizer.interpret(recognizer.predict_proba(proposal.images))
-        read = "".join(str(digits[c]) for c in choose(proposal, digits, confidences))
+        read = "".join(str(digits[c]) for c in choose(proposal, digits, confidences).digits)
         right += read == f"7{pair}2"
     assert right >= 8, f"{right} of {len(pairs)} pairs joined by faint ink read right"
 
@@ -220,6 +220,11 @@ def proposal_of(sources: list[int], short: list[bool], runs: list[tuple[int, int
         stroke_width=np.ones(len(runs)),
         boxes=np.zeros((len(runs), 4), int),
         images=np.zeros((len(runs), 28, 28), np.uint8),
+        separator_start=np.zeros(0, int),
+        separator_stop=np.zeros(0, int),
+        separator_char=np.zeros(0, "<U1"),
+        separator_confidence=np.zeros(0),
+        separator_boxes=np.zeros((0, 4), int),
     )
 
 
@@ -228,12 +233,12 @@ def test_the_reading_with_the_best_total_wins():
     labels = np.array([3, 5, 8])
     # Two pieces of one blob, each read far better than the whole: two digits.
     cut_blob = proposal_of([0, 0], [False, False], runs)
-    assert choose(cut_blob, labels, np.array([0.95, 0.95, 0.2])).tolist() == [0, 1]
+    assert choose(cut_blob, labels, np.array([0.95, 0.95, 0.2])).digits.tolist() == [0, 1]
     # Read about as well either way: splitting must earn its place, the whole wins.
-    assert choose(cut_blob, labels, np.array([0.9, 0.9, 0.85])).tolist() == [2]
+    assert choose(cut_blob, labels, np.array([0.9, 0.9, 0.85])).digits.tolist() == [2]
     # Two separate pieces, neither a digit alone: one broken digit.
     apart = proposal_of([0, 1], [False, False], runs)
-    assert choose(apart, labels, np.array([0.1, 0.2, 0.9])).tolist() == [2]
+    assert choose(apart, labels, np.array([0.1, 0.2, 0.9])).digits.tolist() == [2]
 
 
 def test_a_short_piece_may_be_left_out_but_a_tall_one_may_not():
@@ -241,9 +246,9 @@ def test_a_short_piece_may_be_left_out_but_a_tall_one_may_not():
     labels = np.array([4, 1, 4])
     speck = proposal_of([0, 1], [False, True], runs)
     # The speck cannot be a digit alone; joining it spoils the 4: it is left out.
-    assert choose(speck, labels, np.array([0.99, 0.9, 0.3])).tolist() == [0]
+    assert choose(speck, labels, np.array([0.99, 0.9, 0.3])).digits.tolist() == [0]
     tall = proposal_of([0, 1], [False, False], runs)
-    assert choose(tall, labels, np.array([0.99, 0.05, 0.01])).tolist() == [0, 1]
+    assert choose(tall, labels, np.array([0.99, 0.05, 0.01])).digits.tolist() == [0, 1]
 
 
 def test_a_slanted_stroke_cut_from_a_blob_is_not_a_one():
@@ -252,8 +257,8 @@ def test_a_slanted_stroke_cut_from_a_blob_is_not_a_one():
     leaning = Proposal(**{**proposal.__dict__, "lean": np.array([45.0, 45.0, 10.0])})
     labels = np.array([1, 1, 4])
     confidences = np.array([0.99, 0.99, 0.3])
-    assert choose(proposal, labels, confidences).tolist() == [0, 1]
-    assert choose(leaning, labels, confidences).tolist() == [2]
+    assert choose(proposal, labels, confidences).digits.tolist() == [0, 1]
+    assert choose(leaning, labels, confidences).digits.tolist() == [2]
     assert decode.MAX_CUT_ONE_LEAN < 45.0
 
 

@@ -55,7 +55,7 @@ def test_photo_reads_like_the_scan():
     # Boxes come back in the photo's pixels: every digit lies on the sheet.
     sheet = cv2.fillConvexPoly(np.zeros((2000, 1500), np.uint8), CORNERS.astype(np.int32), 1)
     for line in result.lines:
-        for digit in line.digits:
+        for digit in line.chars:
             x, y, w, h = digit.box
             assert sheet[y + h // 2, x + w // 2]
 
@@ -168,7 +168,7 @@ def test_a_note_is_found_on_any_desk_and_read(mnist, case):
     on_note = cv2.fillConvexPoly(np.zeros((900, 1200), np.uint8),
                                  np.rint(corners).astype(np.int32), 1)
     for line in page.lines:
-        for digit in line.digits:
+        for digit in line.chars:
             x, y, w, h = digit.box
             assert on_note[y + h // 2, x + w // 2], (case, digit)
 

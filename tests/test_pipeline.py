@@ -35,7 +35,7 @@ def test_segmentation_finds_every_digit_in_order(mnist, spec):
     prepared = prepare(PageImage("page", 1, to_grey(page.image)))
     recognizer = Scanner().recognizer
     labels, confidences, _ = recognizer.interpret(recognizer.predict_proba(prepared.images))
-    boxes = prepared.proposal.boxes[choose(prepared.proposal, labels, confidences)]
+    boxes = prepared.proposal.boxes[choose(prepared.proposal, labels, confidences).digits]
 
     digit_count = sum(len(line.replace(" ", "")) for line in page.lines)
     assert len(boxes) == digit_count

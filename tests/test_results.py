@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 
 from notes_ocr import errors
-from notes_ocr.results import Digit, Line, Page, PageError, failed_page, make_line
+from notes_ocr.results import Char, Line, Page, PageError, failed_page, make_line
 
 
 def a_page() -> Page:
     # Confidences a record holds exactly (it rounds them to 4 places).
-    digits = [Digit("1", 0.75, (10, 20, 8, 30)), Digit("?", 0.5, (25, 21, 15, 29))]
+    digits = [Char("1", 0.75, (10, 20, 8, 30)), Char("?", 0.5, (25, 21, 15, 29))]
     line = make_line([digits[:1], digits[1:]])
     return Page("notes/a.png", 2, 640, 480, [line])
 
@@ -23,16 +23,31 @@ def test_a_record_reads_back_as_the_page_it_was():
     assert Page.from_dict(failed.to_dict()) == failed
 
 
+def test_a_record_of_an_earlier_version_reads_back():
+    # Before separators were read, a line's characters were its "digits": a resumed run
+    # takes the records an earlier version wrote.
+    record = a_page().to_dict()
+    record["lines"][0]["digits"] = record["lines"][0].pop("chars")
+    assert Page.from_dict(record) == a_page()
+
+
+def test_a_line_keeps_separators_inside_its_groups():
+    chars = [Char(c, 0.9, (10 * i, 0, 8, 30)) for i, c in enumerate("12/05/2019")]
+    line = make_line([chars, [Char("1", 0.9, (120, 0, 8, 30))]])
+    assert line.text == "12/05/2019 1"
+    assert Line.from_dict(line.to_dict()) == line
+
+
 def test_a_record_with_numpy_numbers_reads_as_a_python_one():
     # Ray's Arrow rows hold NumPy scalars and arrays.
     record = a_page().to_dict()
     record["page"] = np.int64(2)
-    record["lines"][0]["digits"][0]["box"] = np.array([10, 20, 8, 30])
+    record["lines"][0]["chars"][0]["box"] = np.array([10, 20, 8, 30])
     record["lines"][0]["confidence"] = np.float64(record["lines"][0]["confidence"])
     record["index"] = 7  # a row's own key: ignored
     page = Page.from_dict(record)
     assert page == Page.from_dict(a_page().to_dict())
-    assert type(page.page) is int and type(page.lines[0].digits[0].box[0]) is int
+    assert type(page.page) is int and type(page.lines[0].chars[0].box[0]) is int
 
 
 @pytest.mark.parametrize("damage", [
@@ -42,9 +57,9 @@ def test_a_record_with_numpy_numbers_reads_as_a_python_one():
     lambda r: r.update(source=""),
     lambda r: r.update(source=3),
     lambda r: r.update(lines={}),
-    lambda r: r["lines"][0].update(digits="12"),
-    lambda r: r["lines"][0]["digits"][0].update(box=[1, 2, 3]),
-    lambda r: r["lines"][0]["digits"][0].update(confidence="high"),
+    lambda r: r["lines"][0].update(chars="12"),
+    lambda r: r["lines"][0]["chars"][0].update(box=[1, 2, 3]),
+    lambda r: r["lines"][0]["chars"][0].update(confidence="high"),
     lambda r: r.update(error={"type": "X"}),
     lambda r: r.update(error="broken"),
 ])

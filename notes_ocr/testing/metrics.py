@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from notes_ocr.separators import SEPARATORS
+
 
 def levenshtein(a: str, b: str) -> int:
     """Edit distance: insertions, deletions and substitutions, each costing one."""
@@ -104,7 +106,6 @@ def total(scores: Iterable[Score]) -> Score:
     return Score(**{f: sum(getattr(s, f) for s in scores) for f in fields})
 
 
-SEPARATORS = "/-.,:"
 
 
 @dataclass

@@ -40,6 +40,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from notes_ocr.separators import SEPARATORS
+
 PAPERS = ("plain", "ruled", "grid")
 INKS = ("blue", "black", "pencil")
 STYLES = ("mnist", "script")
@@ -476,9 +478,6 @@ def random_groups(rng: np.random.Generator) -> list[str]:
     lengths = [int(rng.integers(2, 9))]
     lengths += [int(rng.integers(1, 9)) for _ in range(rng.integers(0, 4))]
     return [random_digits(rng, n) for n in lengths]
-
-
-SEPARATORS = "/-.,:"
 
 
 def separated_groups(rng: np.random.Generator) -> list[str]:

@@ -1,0 +1,217 @@
+"""Separators inside numbers (``/ - . , :``), told by their size and place in the line.
+
+MNIST normalisation blows every blob up to the same size, which erases what a separator
+is: a dot sits on the baseline, a comma is a dot with a tail below it, a dash is short and
+at mid-height, a colon is two dots stacked, a slash leans and is about as tall as the
+digits. So a separator is judged here by its shape measured against its neighbouring
+digits, the ``band`` they span. Each test is a ramp from 1 (as written by most hands) to 0
+(no such separator), and a piece's confidence that it is a separator is its weakest test:
+one impossible measure rules a separator out. The decoder weighs that against reading the
+piece as (part of) a digit or leaving it out as a stray mark.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from notes_ocr.segment import Blob, join
+
+SEPARATORS = "/-.,:"
+# Those that may end a number (``12.``, ``5,-``); the others stand between two digits.
+TRAILING = ".,-"
+# Neighbouring digits are pieces at least this many line heights tall (and at most
+# TALLEST): a separator is told by the digits either side of it.
+TALL = 0.6
+TALLEST = 1.6
+# A separator stands at most this many line heights from the digit before it (and,
+# for those that sit inside a number, after it).
+NEAR = 1.0
+# A slash leans at least this far from upright (degrees; fully at SLASH_LEAN) more than
+# the writer's own upright strokes do; past MAX_SLASH_LEAN it is a dash's or an underline's.
+MIN_SLASH_LEAN = 8.0
+SLASH_LEAN = 16.0
+MAX_SLASH_LEAN = 65.0
+
+
+@dataclass(frozen=True)
+class Band:
+    """The rows the neighbouring digits of a piece span on the working page, px."""
+
+    top: float
+    bottom: float
+    before: bool  # a digit stands just before the piece
+    after: bool  # ... and just after it
+
+    @property
+    def height(self) -> float:
+        return self.bottom - self.top
+
+
+def ramp(value: float, zero: float, one: float) -> float:
+    """0 at ``zero``, 1 at ``one``, linear in between and flat beyond (either order)."""
+    if one == zero:
+        return float(value >= one)
+    return float(np.clip((value - zero) / (one - zero), 0.0, 1.0))
+
+
+def within(value: float, low_zero: float, low_one: float, high_one: float,
+           high_zero: float) -> float:
+    """1 between ``low_one`` and ``high_one``, falling to 0 at ``low_zero`` and ``high_zero``."""
+    return min(ramp(value, low_zero, low_one), ramp(value, high_zero, high_one))
+
+
+def band_of(line: list[Blob], first: int, last: int, height: float) -> Band | None:
+    """The band of the nearest tall pieces either side of ``line[first:last]`` within NEAR
+    line heights (None when there is none on either side)."""
+    x0 = min(piece.x for piece in line[first:last])
+    x1 = max(piece.x + piece.w for piece in line[first:last])
+    near = NEAR * height
+    left = right = None
+    for other in reversed(line[:first]):
+        if other.x + other.w < x0 - near:
+            break
+        if TALL * height <= other.h <= TALLEST * height and other.x < x0:
+            left = other
+            break
+    for other in line[last:]:
+        if other.x > x1 + near:
+            break
+        if TALL * height <= other.h <= TALLEST * height and other.x + other.w > x1:
+            right = other
+            break
+    neighbours = [blob for blob in (left, right) if blob is not None]
+    if not neighbours:
+        return None
+    top = float(np.mean([blob.y for blob in neighbours]))
+    bottom = float(np.mean([blob.y + blob.h for blob in neighbours]))
+    return Band(top, bottom, left is not None, right is not None)
+
+
+def writer_lean(line: list[Blob], height: float) -> float:
+    """The lean of a line's digits (degrees, as ``signed_lean``): the median of its tall
+    pieces' main axes, which a writer's slant tilts alike."""
+    leans = [signed_lean(piece.mask)[0] for piece in line
+             if TALL * height <= piece.h <= TALLEST * height]
+    return float(np.median(leans)) if leans else 0.0
+
+
+def signed_lean(mask: np.ndarray) -> tuple[float, float]:
+    """How far the ink's main axis leans from upright (degrees, positive with its top to
+    the right, as in ``/``), and how elongated the ink is (1 - minor / major axis)."""
+    moments = cv2.moments(mask.astype(np.uint8), binaryImage=True)
+    if moments["m00"] == 0:
+        return 0.0, 0.0
+    mu20, mu02, mu11 = moments["mu20"], moments["mu02"], moments["mu11"]
+    axis = 0.5 * np.degrees(np.arctan2(2 * mu11, mu20 - mu02))  # from the x axis, y down
+    lean = 90.0 - abs(axis)
+    spread = np.sqrt(4 * mu11**2 + (mu20 - mu02) ** 2)
+    major, minor = mu20 + mu02 + spread, max(mu20 + mu02 - spread, 0.0)
+    elongation = 1.0 - np.sqrt(minor / major) if major > 0 else 0.0
+    # y grows downwards: an axis at a negative angle to the x axis rises to the right.
+    return float(lean if axis < 0 else -lean), float(elongation)
+
+
+def components_of(mask: np.ndarray) -> list[tuple[int, int, int, int]]:
+    """The boxes (x, y, w, h) of a mask's connected parts, top to bottom."""
+    count, _, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    return sorted((tuple(int(v) for v in stats[i, :4]) for i in range(1, count)),
+                  key=lambda box: box[1])
+
+
+def dot_likeness(w: float, h: float, band: Band, pen: float) -> float:
+    """How much a blob of w x h px is a dot's size and shape for digits of ``band`` written
+    with strokes ``pen`` px wide: a dot is no narrower than the pen, a speck is."""
+    size = band.height
+    return min(ramp(max(w, h), 0.4 * size, 0.25 * size),
+               ramp(min(w, h), 0.5 * pen, 0.8 * pen),
+               within(w / max(h, 1.0), 0.3, 0.5, 2.0, 3.0))
+
+
+def separator_of(blob: Blob, band: Band, writer_lean: float, pen: float) -> tuple[str, float]:
+    """The separator ``blob`` most looks like and how sure that is (0-1).
+
+    ``band`` is its neighbouring digits' (``band_of``); ``writer_lean`` the lean of the
+    line's upright strokes (degrees, as ``signed_lean``), which a slash leans beyond;
+    ``pen`` the width of the line's strokes, px.
+    """
+    size = band.height
+    if size <= 0:
+        return "", 0.0
+    top = (blob.y - band.top) / size  # 0 at the digits' top, 1 at their baseline
+    bottom = (blob.y + blob.h - band.top) / size
+    middle = (top + bottom) / 2
+    lean, elongation = signed_lean(blob.mask)
+    parts = components_of(blob.mask)
+    scores: dict[str, float] = {}
+    if len(parts) == 1:
+        scores["."] = min(dot_likeness(blob.w, blob.h, band, pen),
+                          within(bottom, 0.65, 0.8, 1.15, 1.3))
+        scores[","] = min(ramp(blob.w, 0.45 * size, 0.3 * size),
+                          within(blob.h / max(blob.w, 1.0), 0.9, 1.3, 6.0, 8.0),
+                          within(top, 0.45, 0.6, 1.05, 1.15),
+                          within(bottom, 0.95, 1.1, 1.6, 1.8))
+        scores["-"] = min(within(blob.w / max(blob.h, 1.0), 1.5, 2.5, 50.0, 60.0),
+                          within(blob.w, 0.1 * size, 0.2 * size, 0.8 * size, 1.1 * size),
+                          within(middle, 0.2, 0.3, 0.75, 0.85))
+        scores["/"] = min(within(blob.h, 0.5 * size, 0.7 * size, 1.4 * size, 1.7 * size),
+                          ramp(lean - writer_lean, MIN_SLASH_LEAN, SLASH_LEAN),
+                          ramp(lean, MAX_SLASH_LEAN, MAX_SLASH_LEAN - 10),
+                          ramp(elongation, 0.6, 0.75),
+                          within(middle, 0.2, 0.35, 0.7, 0.85))
+    elif len(parts) == 2:
+        (ux, uy, uw, uh), (lx, ly, lw, lh) = parts
+        upper_middle = (blob.y + uy + uh / 2 - band.top) / size
+        lower_middle = (blob.y + ly + lh / 2 - band.top) / size
+        overlap = min(ux + uw, lx + lw) - max(ux, lx)
+        scores[":"] = min(dot_likeness(uw, uh, band, pen), dot_likeness(lw, lh, band, pen),
+                          ramp(overlap / min(uw, lw), 0.0, 0.4),
+                          within(lower_middle - upper_middle, 0.15, 0.25, 0.7, 0.85),
+                          within(upper_middle, 0.0, 0.15, 0.55, 0.7),
+                          within(lower_middle, 0.45, 0.6, 1.0, 1.15))
+    if not scores:
+        return "", 0.0
+    char = max(scores, key=scores.get)
+    inside = band.before and (band.after or char in TRAILING)
+    return char, scores[char] if inside else 0.0
+
+
+@dataclass(frozen=True)
+class SeparatorCandidate:
+    """A run of a line's pieces that may be a separator."""
+
+    first: int  # the run is pieces first to last - 1 of the line
+    last: int
+    char: str
+    confidence: float
+    blob: Blob  # the run's ink
+
+
+def line_separators(line: list[Blob], height: float, pen: float) -> list[SeparatorCandidate]:
+    """Every piece of a line (left to right), and every two neighbouring short ones (a
+    colon's dots, a dash cut in two), that could be a separator, with how sure that is;
+    ``height`` is the line's digit height and ``pen`` its strokes' width, px.
+
+    Only a dash may touch a digit (segmentation then cuts it off, or in two): it runs
+    across to its neighbours at mid-height, where dots and slashes stand clear of them.
+    """
+    lean = writer_lean(line, height)
+    out = []
+    for first in range(len(line)):
+        for last in range(first + 1, min(first + 3, len(line) + 1)):
+            run = line[first:last]
+            if last - first == 2 and max(piece.h for piece in run) >= TALL * height:
+                break
+            band = band_of(line, first, last, height)
+            if band is None:
+                continue
+            blob = run[0] if len(run) == 1 else join(run[0], run[1])
+            char, confidence = separator_of(blob, band, lean, pen)
+            touching = ((first > 0 and line[first - 1].source == run[0].source)
+                        or (last < len(line) and line[last].source == run[-1].source)
+                        or (len(run) == 2 and run[1].source == run[0].source))
+            if confidence > 0 and (char == "-" or not touching):
+                out.append(SeparatorCandidate(first, last, char, confidence, blob))
+    return out
