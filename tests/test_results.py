@@ -32,8 +32,8 @@ def test_a_record_of_an_earlier_version_reads_back():
 
 
 def test_a_line_keeps_separators_inside_its_groups():
-    chars = [Char(c, 0.9, (10 * i, 0, 8, 30)) for i, c in enumerate("12/05/2019")]
-    line = make_line([chars, [Char("1", 0.9, (120, 0, 8, 30))]])
+    chars = [Char(c, 0.5, (10 * i, 0, 8, 30)) for i, c in enumerate("12/05/2019")]
+    line = make_line([chars, [Char("1", 0.5, (120, 0, 8, 30))]])
     assert line.text == "12/05/2019 1"
     assert Line.from_dict(line.to_dict()) == line
 
