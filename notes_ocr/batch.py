@@ -621,11 +621,12 @@ class Sink(Protocol):
 def executor_for(options: ScanOptions, recognizer: Recognizer,
                  thumbnails: bool = False) -> Executor:
     """The executor ``options`` ask for, reading pages with ``recognizer``."""
+    scanner = Scanner(recognizer, options.min_confidence, options.max_pixels,
+                      options.digits_only)
     if options.ray is not None:
         from notes_ocr.cluster import RayExecutor
 
-        return RayExecutor(options.ray, recognizer, options.min_confidence, options.max_pixels)
-    scanner = Scanner(recognizer, options.min_confidence, options.max_pixels)
+        return RayExecutor(options.ray, scanner)
     return BatchScanner(scanner, options.jobs, THUMBNAIL_SIZE if thumbnails else 0,
                         options.page_timeout)
 

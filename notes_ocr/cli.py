@@ -100,7 +100,11 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("-o", "--output", type=Path, help="write results here, not stdout")
     scan.add_argument("--model", type=Path, help="a model file or folder (default: shipped)")
     scan.add_argument("--min-confidence", type=probability, default=0.0, metavar="P",
-                      help="write digits read with less confidence than P as '?'")
+                      help="write digits and separators read with less confidence than P "
+                           "as '?'")
+    scan.add_argument("--digits-only", action="store_true",
+                      help="digits and spaces alone (12 05 2019), without the separators "
+                           "read inside numbers (12/05/2019)")
     scan.add_argument("-j", "--jobs", type=positive_int, default=None, metavar="N",
                       help="worker processes reading pages (default: one per CPU)")
     scan.add_argument("--resume", action="store_true",
@@ -207,7 +211,7 @@ def run_scan(args: argparse.Namespace) -> int:
     check_scan_options(args, fmt)
     options = ScanOptions(jobs=args.jobs, page_timeout=args.page_timeout,
                           min_confidence=args.min_confidence, max_pixels=args.max_pixels,
-                          model=args.model, ray=args.ray)
+                          model=args.model, ray=args.ray, digits_only=args.digits_only)
     scan = BatchScan(args.paths, options)
     check_outputs_spare_inputs(args, scan.plan)  # before --resume may cut a torn line off -o
     if args.resume:

@@ -72,23 +72,19 @@ class RayExecutor:
 
     Each page is read on the cluster: this machine and every node must see the files at the
     paths given (a shared file system; relative paths are read from the workers' working
-    directory), and every node must have notes-ocr installed. The model, loaded here, is
-    sent to the actors.
+    directory), and every node must have notes-ocr installed. ``scanner``, its model
+    loaded here, is sent to the actors.
     """
 
-    def __init__(self, address: str, recognizer: Recognizer, min_confidence: float = 0.0,
-                 max_pixels: int | None = MAX_PIXELS) -> None:
+    def __init__(self, address: str, scanner: Scanner) -> None:
         self.ray = import_ray()
         self.address = address
-        self.recognizer = recognizer
-        self.min_confidence = min_confidence
-        self.max_pixels = max_pixels
+        self.scanner = scanner
 
     def scan(self, items: Iterable[PageTask | Page]) -> Iterator[ScannedPage]:
         """The finished pages of ``items`` (from ``batch.plan_pages``), in order."""
         plan = list(items)
-        pages = _stream_pages(self.ray, plan, self.address, self.recognizer,
-                              self.min_confidence, self.max_pixels)
+        pages = _stream_pages(self.ray, plan, self.address, self.scanner)
         return (ScannedPage(page) for page in pages)
 
 
@@ -98,24 +94,25 @@ def scan_on_ray(
     model: Path | None = None,
     min_confidence: float = 0.0,
     max_pixels: int | None = MAX_PIXELS,
+    digits_only: bool = False,
 ) -> Iterator[Page]:
     """The records of every page of ``paths``, read on the Ray cluster at ``address`` (see
     ``RayExecutor``), in order: those of ``batch.BatchScan(paths, ScanOptions(ray=address,
     ...)).pages()``. A missing or damaged model fails at once."""
-    executor = RayExecutor(address, Recognizer.load(model), min_confidence, max_pixels)
+    scanner = Scanner(Recognizer.load(model), min_confidence, max_pixels, digits_only)
+    executor = RayExecutor(address, scanner)
     return (scanned.record for scanned in executor.scan(plan_pages(paths)))
 
 
 def _stream_pages(
-    ray: Any, plan: list[PageTask | Page], address: str, recognizer: Recognizer,
-    min_confidence: float, max_pixels: int | None,
+    ray: Any, plan: list[PageTask | Page], address: str, scanner: Scanner,
 ) -> Iterator[Page]:
     """scan_on_ray's generator: connects only once the first record is asked for."""
     if not plan:
         return  # nothing to read: no reason to start or reach a cluster
     started = connect(address)
     try:
-        dataset = _build_dataset(plan, recognizer, min_confidence, max_pixels)
+        dataset = _build_dataset(plan, scanner)
         # Ray Data's progress bars and the log lines of every run would land among the
         # CLI's one-line messages on stderr; its warnings still do.
         dataset.context.enable_progress_bars = False
@@ -165,6 +162,7 @@ def page_dataset(
     model: Path | None = None,
     min_confidence: float = 0.0,
     max_pixels: int | None = MAX_PIXELS,
+    digits_only: bool = False,
 ) -> ray.data.Dataset:
     """A Ray Data dataset of the page records of ``paths``, one row a page, for your own pipeline.
 
@@ -176,22 +174,20 @@ def page_dataset(
     a local one if there is none).
     """
     import_ray()
-    return _build_dataset(plan_pages(paths), Recognizer.load(model), min_confidence, max_pixels)
+    scanner = Scanner(Recognizer.load(model), min_confidence, max_pixels, digits_only)
+    return _build_dataset(plan_pages(paths), scanner)
 
 
-def _build_dataset(
-    plan: list[PageTask | Page], recognizer: Recognizer, min_confidence: float,
-    max_pixels: int | None = MAX_PIXELS,
-) -> ray.data.Dataset:
+def _build_dataset(plan: list[PageTask | Page], scanner: Scanner) -> ray.data.Dataset:
     """pages to read -> read and segment (tasks) -> classify (actors) -> records, lazily."""
     ray = import_ray()
     items = [{"index": index, "item": item} for index, item in enumerate(plan)]
     # One block a page, so that every page, even of one long PDF, has a task of its own.
     dataset = ray.data.from_items(items, override_num_blocks=max(1, len(items)))
-    dataset = dataset.map(prepare_row, fn_kwargs={"max_pixels": max_pixels})
+    dataset = dataset.map(prepare_row, fn_kwargs={"max_pixels": scanner.max_pixels})
     return dataset.map_batches(
         PageClassifier,
-        fn_constructor_kwargs={"recognizer": recognizer, "min_confidence": min_confidence},
+        fn_constructor_kwargs={"scanner": scanner},
         batch_size=PAGES_PER_BATCH,
         batch_format="numpy",
         compute=ray.data.ActorPoolStrategy(min_size=1, max_size=MAX_CLASSIFIERS),
@@ -219,8 +215,8 @@ class PageClassifier:
     batch scan does (``BatchScanner.finish``), so the records are the same bit for bit.
     """
 
-    def __init__(self, recognizer: Recognizer, min_confidence: float) -> None:
-        self.batch = BatchScanner(Scanner(recognizer, min_confidence), jobs=1)
+    def __init__(self, scanner: Scanner) -> None:
+        self.batch = BatchScanner(scanner, jobs=1)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> pyarrow.Table:
         finished = self.batch.finish(list(batch["item"]))

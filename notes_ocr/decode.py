@@ -247,10 +247,12 @@ def choose(proposal: Proposal, labels: np.ndarray, confidences: np.ndarray) -> R
     digit_of = {(int(a), int(b)): c for c, (a, b) in enumerate(zip(proposal.start,
                                                                   proposal.stop, strict=True))}
     slashes = proposal.separator_char == "/"
+    one_of: dict[int, int] = {}  # slash -> the candidate that reads its piece as a 1
     for s in np.flatnonzero(slashes):
         c = digit_of.get((int(proposal.separator_start[s]), int(proposal.separator_stop[s])))
         if c is not None and labels[c] == 1:
             confidences[c] *= 1.0 - proposal.separator_confidence[s]
+            one_of[int(s)] = c
     scores = np.log(np.clip(confidences, FLOOR, 1.0)) - costs
     separator_scores = np.log(np.clip(proposal.separator_confidence, FLOOR, 1.0)) - DIGIT_COST
     ending: dict[int, list[int]] = {}
@@ -298,11 +300,21 @@ def choose(proposal: Proposal, labels: np.ndarray, confidences: np.ndarray) -> R
     for line_start, line_stop in zip(proposal.line_starts[:-1].tolist(),
                                      proposal.line_starts[1:].tolist(), strict=True):
         read = read_line(line_start, line_stop, scores, separator_scores)
-        # Slashes come in pairs, in dates (12/05/2019): a lone slanted stroke is more
-        # likely a 1 that leans (an amount or a number on its own has no slash).
-        if sum(kind == "separator" and slashes[index] for kind, index in read) == 1:
-            read = read_line(line_start, line_stop, plain_scores,
-                             np.where(slashes, np.log(FLOOR), separator_scores))
+        # Slashes come in pairs, in dates (12/05/2019): of an odd number, the least sure
+        # is more likely a 1 that leans (an amount or a number on its own has no slash).
+        line_scores, line_separator_scores = scores, separator_scores
+        dropped: set[int] = set()
+        while len(read_slashes := [index for kind, index in read
+                                   if kind == "separator" and slashes[index]]) % 2:
+            if not (droppable := set(read_slashes) - dropped):
+                break  # a slash no other reading can cover stays
+            weakest = min(droppable, key=lambda s: proposal.separator_confidence[s])
+            dropped.add(weakest)
+            line_scores, line_separator_scores = line_scores.copy(), line_separator_scores.copy()
+            line_separator_scores[weakest] = np.log(FLOOR)
+            if weakest in one_of:
+                line_scores[one_of[weakest]] = plain_scores[one_of[weakest]]
+            read = read_line(line_start, line_stop, line_scores, line_separator_scores)
         for position, (kind, index) in enumerate(read):
             if kind == "digit":
                 digits.append(index)

@@ -27,7 +27,9 @@ class ScanOptions:
     jobs: worker processes reading pages (None: one per CPU this process may use).
     page_timeout: seconds a page may take before it is given up with a PageTimeout record
         (None: no limit; pages are then read in this process when ``jobs`` is 1).
-    min_confidence: digits read with less confidence come out as ``?``.
+    min_confidence: digits and separators read with less confidence come out as ``?``.
+    digits_only: lines hold digits and spaces alone (``12 05 2019``), not the separators
+        read inside numbers (``12/05/2019``).
     max_pixels: pages of more pixels are refused from their headers (None: no limit).
     model: a model file or folder (None: the one shipped in the package).
     ray: the address of a Ray cluster to read the pages on ("local", "auto",
@@ -37,6 +39,7 @@ class ScanOptions:
     jobs: int | None = None
     page_timeout: float | None = PAGE_TIMEOUT
     min_confidence: float = 0.0
+    digits_only: bool = False
     max_pixels: int | None = MAX_PIXELS
     model: Path | None = None
     ray: str | None = None

@@ -192,13 +192,16 @@ def scan(
     recognizer: Recognizer | None = None,
     min_confidence: float = 0.0,
     max_pixels: int | None = MAX_PIXELS,
+    digits_only: bool = False,
 ) -> list[Page]:
     """Read the digit lines of an image file, a folder of them, or an image array.
 
     A folder is walked recursively in sorted order. A file that cannot be read gives a
     ``Page`` whose ``error`` says why, so one bad file never stops a folder; a path that
     does not exist at all raises InputError, and so does an array that is not an image.
-    Digits read with less than ``min_confidence`` come out as ``?``. A page of more than
+    Lines keep the separators written inside numbers (``12/05/2019 10:30``) unless
+    ``digits_only``. Digits and separators read with less than ``min_confidence`` come
+    out as ``?``. A page of more than
     ``max_pixels`` pixels (None: no limit) is refused from its header, before it is
     decoded (its record's error is ImageTooLarge; for an array, it is raised).
 
@@ -206,7 +209,7 @@ def scan(
     (``notes-ocr scan`` and ``batch.BatchScanner`` with ``page_timeout`` read them in
     worker processes that can be stopped).
     """
-    scanner = Scanner(recognizer, min_confidence, max_pixels)
+    scanner = Scanner(recognizer, min_confidence, max_pixels, digits_only)
     if isinstance(source, np.ndarray):
         return [scanner.scan_array(source)]
     if not Path(source).exists():

@@ -82,11 +82,14 @@ def band_of(line: list[Blob], first: int, last: int, height: float) -> Band | No
         if TALL * height <= other.h <= TALLEST * height and other.x + other.w > x1:
             right = other
             break
-    neighbours = [blob for blob in (left, right) if blob is not None]
+    # A neighbour cut out of a larger blob stands for the whole blob: a digit's edge cut
+    # off its body is not as tall as the digit.
+    neighbours = [[piece for piece in line if piece.source == blob.source]
+                  for blob in (left, right) if blob is not None]
     if not neighbours:
         return None
-    top = float(np.mean([blob.y for blob in neighbours]))
-    bottom = float(np.mean([blob.y + blob.h for blob in neighbours]))
+    top = float(np.mean([min(piece.y for piece in blob) for blob in neighbours]))
+    bottom = float(np.mean([max(piece.y + piece.h for piece in blob) for blob in neighbours]))
     return Band(top, bottom, left is not None, right is not None)
 
 

@@ -345,15 +345,14 @@ def test_ray_pages_go_to_the_same_writers_and_resume(tmp_path, monkeypatch, caps
     import cv2
 
     import notes_ocr.cluster
-    from notes_ocr import Scanner
     from notes_ocr.batch import BatchScanner
 
     asked = []
 
     class RayHere:  # a cluster, run here: --ray is a choice of executor
-        def __init__(self, address, recognizer, min_confidence, max_pixels):
+        def __init__(self, address, scanner):
             self.address = address
-            self.local = BatchScanner(Scanner(recognizer, min_confidence, max_pixels), jobs=1)
+            self.local = BatchScanner(scanner, jobs=1)
 
         def scan(self, items):
             items = list(items)

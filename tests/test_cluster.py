@@ -110,7 +110,7 @@ def test_classifier_fails_only_the_page_at_fault():
         "item": np.array([Prepared(None, prepared=good), Prepared(None, prepared=broken),
                           Prepared(None, record=failed)], dtype=object),
     }
-    rows = PageClassifier(Scanner().recognizer, 0.0)(batch).to_pylist()
+    rows = PageClassifier(Scanner())(batch).to_pylist()
 
     assert [row["index"] for row in rows] == [5, 6, 7]
     (expected,) = Scanner().scan_paths([EXAMPLES / "ruled_blue.jpg"])

@@ -1,0 +1,147 @@
+"""Separators inside numbers (/ - . , :): told by their size and place in the line."""
+
+from dataclasses import replace
+
+import cv2
+import numpy as np
+import pytest
+from conftest import pen_digit
+
+from notes_ocr.layout import group_lines, place_separators
+from notes_ocr.pipeline import Scanner
+from notes_ocr.testing.metrics import SeparatorScore
+from notes_ocr.testing.synth import PageSpec, make_page
+
+HEIGHT = 50
+BASELINE = 120  # the digits' bottom row on the test line
+PEN = 5
+
+
+@pytest.fixture(scope="module")
+def scanner() -> Scanner:
+    return Scanner()
+
+
+def write_line(mnist, text: str, marks_at: dict[int, str] | None = None) -> np.ndarray:
+    """A white page with ``text`` written on one baseline: MNIST test digits drawn as pen
+    strokes, separators drawn with a pen of the same width. ``marks_at``: marks drawn at
+    given columns besides, out of place or not quite in it (``"dot"`` on the baseline,
+    ``"dot-high"``, ``"dash-high"``, ``"dash-raised"``)."""
+    page = np.full((240, 1100), 255, np.uint8)
+    seen: dict[str, int] = {}
+    x = 40
+    for char in text:
+        if char.isdigit():
+            examples = np.flatnonzero(mnist.y_test == int(char))
+            ink = pen_digit(mnist.x_test[examples[seen.get(char, 0)]], HEIGHT)
+            seen[char] = seen.get(char, 0) + 1
+            h, w = ink.shape
+            page[BASELINE - h : BASELINE, x : x + w][ink] = 0
+            x += w + 12
+        elif char == " ":
+            x += HEIGHT
+        else:
+            x = draw_separator(page, char, x) + 10
+    for at, mark in (marks_at or {}).items():
+        middle = BASELINE - HEIGHT // 2
+        if mark == "dot":
+            cv2.circle(page, (at, BASELINE - 4), 4, 0, -1)
+        elif mark == "dot-high":
+            cv2.circle(page, (at, BASELINE - HEIGHT + 4), 4, 0, -1)
+        elif mark == "dash-high":
+            cv2.line(page, (at, BASELINE - HEIGHT + 2), (at + 20, BASELINE - HEIGHT + 2), 0, PEN)
+        elif mark == "dash-raised":  # a little above mid-height: a dash, less surely
+            cv2.line(page, (at, middle - 12), (at + 20, middle - 12), 0, PEN)
+        else:
+            raise ValueError(mark)
+    return page
+
+
+def draw_separator(page: np.ndarray, char: str, x: int) -> int:
+    """Draw one separator at column ``x``; returns its right edge."""
+    middle = BASELINE - HEIGHT // 2
+    if char == ".":
+        cv2.circle(page, (x + 4, BASELINE - 4), 4, 0, -1)
+        return x + 8
+    if char == ",":
+        cv2.circle(page, (x + 4, BASELINE - 4), 4, 0, -1)
+        cv2.line(page, (x + 7, BASELINE - 3), (x + 2, BASELINE + 12), 0, 3)
+        return x + 8
+    if char == "-":
+        cv2.line(page, (x, middle), (x + 20, middle), 0, PEN)
+        return x + 20
+    if char == ":":
+        cv2.circle(page, (x + 4, BASELINE - 6), 4, 0, -1)
+        cv2.circle(page, (x + 4, BASELINE - HEIGHT + 14), 4, 0, -1)
+        return x + 8
+    if char == "/":
+        cv2.line(page, (x, BASELINE + 2), (x + 28, BASELINE - HEIGHT - 2), 0, PEN)
+        return x + 28
+    raise ValueError(char)
+
+
+def read(scanner: Scanner, page: np.ndarray) -> list[str]:
+    return [line.text for line in scanner.scan_array(page).lines]
+
+
+@pytest.mark.parametrize("text", ["12/05/2019", "10:30", "1.250,00", "555-1234", "67.555"])
+def test_separators_are_read_where_they_were_written(mnist, scanner, text):
+    assert read(scanner, write_line(mnist, text)) == [text]
+
+
+def test_each_separator_is_a_character_of_the_line(mnist, scanner):
+    line = scanner.scan_array(write_line(mnist, "10:30")).lines[0]
+    assert [char.char for char in line.chars] == list("10:30")
+    colon = line.chars[2]
+    assert 0.5 < colon.confidence <= 1.0
+    _, y, _, h = colon.box
+    assert y + h > BASELINE - 12 and y < BASELINE - HEIGHT + 20  # both dots inside its box
+
+
+def test_digits_only_reads_the_digits_of_today(mnist):
+    page = write_line(mnist, "12/05/2019")
+    assert read(Scanner(digits_only=True), page) == ["12 05 2019"]
+
+
+def test_a_mark_out_of_a_separators_place_is_no_separator(mnist, scanner):
+    # A dot at the digits' top and a dash along it are not a decimal point and a dash;
+    # a dot on the baseline far from any number is nothing at all.
+    for mark in ("dot-high", "dash-high"):
+        texts = read(scanner, write_line(mnist, "12 34", {120: mark}))
+        assert not any(c in "/-.,:" for c in "".join(texts)), (mark, texts)
+    texts = read(scanner, write_line(mnist, "1234", {900: "dot"}))
+    assert texts == ["1234"]
+
+
+def test_an_unsure_separator_is_written_as_a_question_mark(mnist, scanner):
+    sure = scanner.scan_array(write_line(mnist, "555-1234")).lines[0].chars[3]
+    page = write_line(mnist, "555 1234", {216: "dash-raised"})
+    dash = scanner.scan_array(page).lines[0].chars[3]
+    assert dash.char == "-" and dash.confidence < sure.confidence
+    line = Scanner(min_confidence=np.nextafter(dash.confidence, 1)).scan_array(page).lines[0]
+    assert line.chars[3].char == "?" and len(line.text) == len("555-1234")
+
+
+def test_a_separator_joins_the_numbers_either_side_but_not_across_a_space():
+    # Digits 20 px wide, 40 tall, 10 px apart; a dot after the second.
+    digits = np.array([[0, 0, 20, 40], [30, 0, 20, 40], [80, 0, 20, 40], [110, 0, 20, 40],
+                       [200, 0, 20, 40], [230, 0, 20, 40]])
+    lines = group_lines(digits)
+    assert lines == [[[0, 1], [2, 3], [4, 5]]]
+    dot = np.array([[56, 34, 6, 6]])
+    assert place_separators(digits, lines, dot, np.array([2])) == [[[0, 1, 6, 2, 3], [4, 5]]]
+    # The same dot right after the fourth digit, the next number far away: it ends a number.
+    trailing = np.array([[134, 34, 6, 6]])
+    assert place_separators(digits, lines, trailing, np.array([4])) == [[[0, 1], [2, 3, 6],
+                                                                          [4, 5]]]
+
+
+@pytest.mark.parametrize("seed", [3, 4])
+def test_pages_with_separators_are_read_with_them(mnist, scanner, seed):
+    spec = replace(PageSpec(paper="ruled", seed=seed), separators=True)
+    page = make_page(spec, mnist.x_test, mnist.y_test)
+    lines = [line.text for line in scanner.scan_array(page.image).lines]
+    score = SeparatorScore()
+    score.add(lines, page.lines)
+    assert score.true >= 5, page.lines
+    assert score.recall >= 0.6 and score.precision >= 0.9, (page.lines, lines)
