@@ -24,13 +24,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 
 from notes_ocr.layout import rows_of
 from notes_ocr.normalize import MNIST_SIZE, normalize_blob, skeleton_length
 from notes_ocr.segment import Blob, join, slanted_cuts
-from notes_ocr.separators import TRAILING, line_separators
+from notes_ocr.separators import TRAILING, line_separators, signed_lean
 
 MAX_PIECES = 8  # the most pieces one digit is made of
 MAX_WIDTH = 2.0  # a digit of several pieces is at most this many line heights wide
@@ -244,15 +243,14 @@ def choose(proposal: Proposal, labels: np.ndarray, confidences: np.ndarray) -> R
     plain_scores = np.log(np.clip(confidences, FLOOR, 1.0)) - costs
     # The classifier takes a slash for a 1, as it is one straight stroke: how far it leans
     # beyond the writer's 1s says which it is, and shares the 1's confidence out.
-    digit_of = {(int(a), int(b)): c for c, (a, b) in enumerate(zip(proposal.start,
-                                                                  proposal.stop, strict=True))}
     slashes = proposal.separator_char == "/"
     one_of: dict[int, int] = {}  # slash -> the candidate that reads its piece as a 1
     for s in np.flatnonzero(slashes):
-        c = digit_of.get((int(proposal.separator_start[s]), int(proposal.separator_stop[s])))
-        if c is not None and labels[c] == 1:
+        same = (proposal.start == proposal.separator_start[s]) & (
+            proposal.stop == proposal.separator_stop[s])
+        for c in np.flatnonzero(same & (labels == 1)):
             confidences[c] *= 1.0 - proposal.separator_confidence[s]
-            one_of[int(s)] = c
+            one_of[int(s)] = int(c)
     scores = np.log(np.clip(confidences, FLOOR, 1.0)) - costs
     separator_scores = np.log(np.clip(proposal.separator_confidence, FLOOR, 1.0)) - DIGIT_COST
     ending: dict[int, list[int]] = {}
@@ -329,13 +327,7 @@ def choose(proposal: Proposal, labels: np.ndarray, confidences: np.ndarray) -> R
 
 def lean_degrees(mask: np.ndarray) -> float:
     """How far the main axis of a shape's ink leans from upright, 0-90 degrees."""
-    moments = cv2.moments(mask.astype(np.uint8), binaryImage=True)
-    if moments["m00"] == 0:
-        return 0.0
-    mu20, mu02, mu11 = moments["mu20"], moments["mu02"], moments["mu11"]
-    # The main axis' angle from the horizontal is half of atan2(2 mu11, mu20 - mu02).
-    from_horizontal = abs(np.degrees(0.5 * np.arctan2(2 * mu11, mu20 - mu02)))
-    return float(90.0 - from_horizontal)
+    return abs(signed_lean(mask)[0])
 
 
 @dataclass(frozen=True)

@@ -102,15 +102,18 @@ class Scanner:
             halves = self.recognizer.predict_proba(recut.images)
             labels, confidences, boxes, origin = apply_recuts(
                 (labels, confidences, boxes), recut, *self.recognizer.interpret(halves)[:2])
-        separators = np.zeros(0, int) if self.digits_only else reading.separators
-        # A separator read after the n-th chosen digit follows the digits read from the
-        # first n (``origin`` rises: a digit cut in two gives two in its place).
-        after = np.searchsorted(origin, reading.after[:len(separators)])
+        if self.digits_only:
+            separators, after = np.zeros(0, int), np.zeros(0, int)
+        else:
+            # A separator read after the n-th chosen digit follows the digits read from the
+            # first n (``origin`` rises: a digit cut in two gives two in its place).
+            separators, after = reading.separators, np.searchsorted(origin, reading.after)
         separator_boxes = proposal.separator_boxes[separators]
         chars = [
             Char(char if confidence >= self.min_confidence else UNSURE, float(confidence), box)
             for char, confidence, box in zip(
-                [*(str(int(label)) for label in labels), *proposal.separator_char[separators]],
+                [*(str(int(label)) for label in labels),
+                 *(str(char) for char in proposal.separator_char[separators])],
                 [*confidences, *proposal.separator_confidence[separators]],
                 to_page_boxes(np.vstack([boxes, separator_boxes]), prepared.to_work,
                               (prepared.height, prepared.width)),

@@ -54,7 +54,8 @@ def ramp(value: float, zero: float, one: float) -> float:
     """0 at ``zero``, 1 at ``one``, linear in between and flat beyond (either order)."""
     if one == zero:
         return float(value >= one)
-    return float(np.clip((value - zero) / (one - zero), 0.0, 1.0))
+    # Plain floats: a page asks for tens of thousands of these (np.clip is 10 times slower).
+    return min(max((float(value) - zero) / (one - zero), 0.0), 1.0)
 
 
 def within(value: float, low_zero: float, low_one: float, high_one: float,
@@ -63,9 +64,13 @@ def within(value: float, low_zero: float, low_one: float, high_one: float,
     return min(ramp(value, low_zero, low_one), ramp(value, high_zero, high_one))
 
 
-def band_of(line: list[Blob], first: int, last: int, height: float) -> Band | None:
+def band_of(line: list[Blob], first: int, last: int, height: float,
+            extents: dict[int, tuple[int, int]]) -> Band | None:
     """The band of the nearest tall pieces either side of ``line[first:last]`` within NEAR
-    line heights (None when there is none on either side)."""
+    line heights (None when there is none on either side). ``extents``: the top and
+    bottom row of each blob the line's pieces were cut from, by their ``source``: a
+    neighbour cut out of a larger blob stands for the whole blob, since a digit's edge cut
+    off its body is not as tall as the digit."""
     x0 = min(piece.x for piece in line[first:last])
     x1 = max(piece.x + piece.w for piece in line[first:last])
     near = NEAR * height
@@ -82,23 +87,20 @@ def band_of(line: list[Blob], first: int, last: int, height: float) -> Band | No
         if TALL * height <= other.h <= TALLEST * height and other.x + other.w > x1:
             right = other
             break
-    # A neighbour cut out of a larger blob stands for the whole blob: a digit's edge cut
-    # off its body is not as tall as the digit.
-    neighbours = [[piece for piece in line if piece.source == blob.source]
-                  for blob in (left, right) if blob is not None]
+    neighbours = [extents[blob.source] for blob in (left, right) if blob is not None]
     if not neighbours:
         return None
-    top = float(np.mean([min(piece.y for piece in blob) for blob in neighbours]))
-    bottom = float(np.mean([max(piece.y + piece.h for piece in blob) for blob in neighbours]))
+    top, bottom = (float(np.mean(rows)) for rows in zip(*neighbours, strict=True))
     return Band(top, bottom, left is not None, right is not None)
 
 
-def writer_lean(line: list[Blob], height: float) -> float:
-    """The lean of a line's digits (degrees, as ``signed_lean``): the median of its tall
-    pieces' main axes, which a writer's slant tilts alike."""
-    leans = [signed_lean(piece.mask)[0] for piece in line
-             if TALL * height <= piece.h <= TALLEST * height]
-    return float(np.median(leans)) if leans else 0.0
+def blob_extents(line: list[Blob]) -> dict[int, tuple[int, int]]:
+    """The top and bottom row of each blob a line's pieces were cut from, by ``source``."""
+    extents: dict[int, tuple[int, int]] = {}
+    for piece in line:
+        top, bottom = extents.get(piece.source, (piece.y, piece.y + piece.h))
+        extents[piece.source] = (min(top, piece.y), max(bottom, piece.y + piece.h))
+    return extents
 
 
 def signed_lean(mask: np.ndarray) -> tuple[float, float]:
@@ -108,7 +110,7 @@ def signed_lean(mask: np.ndarray) -> tuple[float, float]:
     if moments["m00"] == 0:
         return 0.0, 0.0
     mu20, mu02, mu11 = moments["mu20"], moments["mu02"], moments["mu11"]
-    axis = 0.5 * np.degrees(np.arctan2(2 * mu11, mu20 - mu02))  # from the x axis, y down
+    axis = np.degrees(0.5 * np.arctan2(2 * mu11, mu20 - mu02))  # from the x axis, y down
     lean = 90.0 - abs(axis)
     spread = np.sqrt(4 * mu11**2 + (mu20 - mu02) ** 2)
     major, minor = mu20 + mu02 + spread, max(mu20 + mu02 - spread, 0.0)
@@ -133,12 +135,13 @@ def dot_likeness(w: float, h: float, band: Band, pen: float) -> float:
                within(w / max(h, 1.0), 0.3, 0.5, 2.0, 3.0))
 
 
-def separator_of(blob: Blob, band: Band, writer_lean: float, pen: float) -> tuple[str, float]:
+def separator_of(blob: Blob, axis: tuple[float, float], band: Band, writer_lean: float,
+                 pen: float) -> tuple[str, float]:
     """The separator ``blob`` most looks like and how sure that is (0-1).
 
-    ``band`` is its neighbouring digits' (``band_of``); ``writer_lean`` the lean of the
-    line's upright strokes (degrees, as ``signed_lean``), which a slash leans beyond;
-    ``pen`` the width of the line's strokes, px.
+    ``axis`` is its ink's ``signed_lean``; ``band`` its neighbouring digits' (``band_of``);
+    ``writer_lean`` the lean of the line's upright strokes (degrees, as ``signed_lean``),
+    which a slash leans beyond; ``pen`` the width of the line's strokes, px.
     """
     size = band.height
     if size <= 0:
@@ -146,7 +149,7 @@ def separator_of(blob: Blob, band: Band, writer_lean: float, pen: float) -> tupl
     top = (blob.y - band.top) / size  # 0 at the digits' top, 1 at their baseline
     bottom = (blob.y + blob.h - band.top) / size
     middle = (top + bottom) / 2
-    lean, elongation = signed_lean(blob.mask)
+    lean, elongation = axis
     parts = components_of(blob.mask)
     scores: dict[str, float] = {}
     if len(parts) == 1:
@@ -200,18 +203,28 @@ def line_separators(line: list[Blob], height: float, pen: float) -> list[Separat
     Only a dash may touch a digit (segmentation then cuts it off, or in two): it runs
     across to its neighbours at mid-height, where dots and slashes stand clear of them.
     """
-    lean = writer_lean(line, height)
+    axes = [signed_lean(piece.mask) for piece in line]
+    # The lean of the line's digits: the median of its tall pieces' main axes, which a
+    # writer's slant tilts alike.
+    leans = [axis[0] for axis, piece in zip(axes, line, strict=True)
+             if TALL * height <= piece.h <= TALLEST * height]
+    writer_lean = float(np.median(leans)) if leans else 0.0
+    extents = blob_extents(line)
     out = []
     for first in range(len(line)):
         for last in range(first + 1, min(first + 3, len(line) + 1)):
             run = line[first:last]
             if last - first == 2 and max(piece.h for piece in run) >= TALL * height:
                 break
-            band = band_of(line, first, last, height)
+            band = band_of(line, first, last, height, extents)
             if band is None:
                 continue
-            blob = run[0] if len(run) == 1 else join(run[0], run[1])
-            char, confidence = separator_of(blob, band, lean, pen)
+            if len(run) == 1:
+                blob, axis = run[0], axes[first]
+            else:
+                blob = join(run[0], run[1])
+                axis = signed_lean(blob.mask)
+            char, confidence = separator_of(blob, axis, band, writer_lean, pen)
             touching = ((first > 0 and line[first - 1].source == run[0].source)
                         or (last < len(line) and line[last].source == run[-1].source)
                         or (len(run) == 2 and run[1].source == run[0].source))

@@ -106,8 +106,6 @@ def total(scores: Iterable[Score]) -> Score:
     return Score(**{f: sum(getattr(s, f) for s in scores) for f in fields})
 
 
-
-
 @dataclass
 class SeparatorScore:
     """How the separators inside numbers were read, summed over pages: those read where
