@@ -22,6 +22,7 @@ The classifier runs in between, on as many pages' candidates at once as the call
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,7 +30,7 @@ import numpy as np
 from notes_ocr.layout import rows_of
 from notes_ocr.normalize import MNIST_SIZE, normalize_blob, skeleton_length
 from notes_ocr.segment import Blob, join, slanted_cuts
-from notes_ocr.separators import TRAILING, line_separators, signed_lean
+from notes_ocr.separators import SEPARATORS, TRAILING, line_separators, signed_lean
 
 MAX_PIECES = 8  # the most pieces one digit is made of
 MAX_WIDTH = 2.0  # a digit of several pieces is at most this many line heights wide
@@ -57,6 +58,8 @@ SKIP_COST = float(np.log(2.0))
 # (degrees): the classifier takes any straight stroke for a 1, and a tick or a cross cut
 # apart is two slanted straight strokes. Written 1s lean less.
 MAX_CUT_ONE_LEAN = 30.0
+# A date is one number: written without a gap wider than this many digit heights.
+DATE_GAP = 0.6
 FLOOR = 1e-4  # confidences are clipped here before the log: one bad guess is not -inf
 # A chosen digit the classifier gives at least this probability of being no digit at all is
 # tried as two digits (`segment.slanted_cuts`, the RECUTS cuts through the least ink): two
@@ -97,6 +100,7 @@ class Proposal:
     separator_char: np.ndarray  # (S,) str
     separator_confidence: np.ndarray  # (S,) float: how sure their size and place make it
     separator_boxes: np.ndarray  # (S, 4) int: x, y, w, h on the working page
+    separator_dated: np.ndarray  # (S,) bool: a slash only as one of a date's pair
     pieces: tuple[Blob, ...] = ()  # (P,) in the order above: what a chosen digit is made of
 
 
@@ -169,6 +173,7 @@ def propose(pieces: list[Blob], digit_height: float) -> Proposal:
         separator_confidence=np.array([found.confidence for _, found in separators], float),
         separator_boxes=np.array([found.blob.box for _, found in separators],
                                  int).reshape(-1, 4),
+        separator_dated=np.array([found.dated for _, found in separators], bool),
         pieces=tuple(in_order),
     )
 
@@ -240,18 +245,25 @@ def choose(proposal: Proposal, labels: np.ndarray, confidences: np.ndarray) -> R
     slanted_one = (labels == 1) & (proposal.lean > MAX_CUT_ONE_LEAN)
     confidences[slanted_one & (cut_before | cut_after)] = FLOOR
     costs = DIGIT_COST + JOIN_COST * proposal.joins + CUT_COST * cut_before
-    plain_scores = np.log(np.clip(confidences, FLOOR, 1.0)) - costs
-    # The classifier takes a slash for a 1, as it is one straight stroke: how far it leans
-    # beyond the writer's 1s says which it is, and shares the 1's confidence out.
+    # A piece that may be a separator is read as part of a digit only as far as it is no
+    # separator: each candidate containing a separator candidate's pieces shares its
+    # confidence out with it. The classifier takes a slash for a 1, as it is one straight
+    # stroke, and a dot or a colon beside a digit for part of it. Not so where the
+    # separator's pieces are cut out of the digit's ink (a 7's or a 4's bar is a fine
+    # dash) or stand in its columns (a broken digit's piece): the classifier sees those whole.
     slashes = proposal.separator_char == "/"
-    one_of: dict[int, int] = {}  # slash -> the candidate that reads its piece as a 1
-    for s in np.flatnonzero(slashes):
-        same = (proposal.start == proposal.separator_start[s]) & (
-            proposal.stop == proposal.separator_stop[s])
-        for c in np.flatnonzero(same & (labels == 1)):
-            confidences[c] *= 1.0 - proposal.separator_confidence[s]
-            one_of[int(s)] = int(c)
-    scores = np.log(np.clip(confidences, FLOOR, 1.0)) - costs
+    containing = [separator_containers(proposal, labels, s, line_first[first], line_end[first])
+                  for s, first in enumerate(proposal.separator_start.tolist())]
+
+    def digit_scores(left_out: set[int]) -> np.ndarray:
+        """Candidates' scores, sharing with every separator candidate but ``left_out``."""
+        shared = confidences.copy()
+        for s, candidates in enumerate(containing):
+            if s not in left_out:
+                shared[candidates] *= 1.0 - proposal.separator_confidence[s]
+        return np.log(np.clip(shared, FLOOR, 1.0)) - costs
+
+    scores = digit_scores(set())
     separator_scores = np.log(np.clip(proposal.separator_confidence, FLOOR, 1.0)) - DIGIT_COST
     ending: dict[int, list[int]] = {}
     small_zero = proposal.small & (labels == 0)
@@ -261,68 +273,167 @@ def choose(proposal: Proposal, labels: np.ndarray, confidences: np.ndarray) -> R
     for s, stop in enumerate(proposal.separator_stop.tolist()):
         separators_ending.setdefault(stop, []).append(s)
 
+    # A line is read as a walk through three states: nothing read yet (or a separator
+    # that may end a number), a digit read last, or a separator that must be followed by
+    # a digit (``/`` and ``:``). A separator is read only right after a digit.
+    open_, digit, inside = 0, 1, 2
+    needs_digit = np.isin(proposal.separator_char, [c for c in SEPARATORS if c not in TRAILING])
+
     def read_line(line_start: int, line_stop: int, scores: np.ndarray,
-                  separator_scores: np.ndarray) -> list[tuple[str, int]]:
-        """The best reading of a line: ("digit", candidate) and ("separator", s) pairs."""
-        best = {line_start: 0.0}
-        # piece index -> how the best reading up to it ends
-        came_from: dict[int, tuple[str, int]] = {}
+                  separator_scores: np.ndarray) -> tuple[list[tuple[str, int]], float]:
+        """The best reading of a line, ("digit", candidate) and ("separator", s) pairs, and
+        its score."""
+        best = np.full((line_stop - line_start + 1, 3), -np.inf)
+        best[0, open_] = 0.0
+        # (piece index, state) -> how the best reading up to it ends: (kind, index, state before)
+        came_from: dict[tuple[int, int], tuple[str, int, int]] = {}
         for stop in range(line_start + 1, line_stop + 1):
-            total, how = -np.inf, ("skip", -1)
+            here = best[stop - line_start]
             if proposal.skippable[stop - 1]:
-                total = best[stop - 1] - SKIP_COST
+                here[:] = best[stop - 1 - line_start] - SKIP_COST
+                for state in (open_, digit, inside):
+                    came_from[stop, state] = ("skip", -1, state)
             for c in ending.get(stop, ()):
-                value = best[int(proposal.start[c])] + scores[c]
-                if value > total:
-                    total, how = value, ("digit", c)
+                before = best[int(proposal.start[c]) - line_start]
+                state = int(np.argmax(before))
+                if before[state] + scores[c] > here[digit]:
+                    here[digit] = before[state] + scores[c]
+                    came_from[stop, digit] = ("digit", c, state)
             for s in separators_ending.get(stop, ()):
-                value = best[int(proposal.separator_start[s])] + separator_scores[s]
-                if value > total:
-                    total, how = value, ("separator", s)
-            best[stop], came_from[stop] = total, how
+                start = int(proposal.separator_start[s]) - line_start
+                value = best[start, digit] + separator_scores[s]
+                state = inside if needs_digit[s] else open_
+                if value > here[state]:
+                    here[state] = value
+                    came_from[stop, state] = ("separator", s, digit)
         read: list[tuple[str, int]] = []
-        stop = line_stop
+        stop, state = line_stop, (open_ if best[-1, open_] >= best[-1, digit] else digit)
+        total = float(best[-1, state])
         while stop > line_start:
-            kind, index = came_from[stop]
+            kind, index, state = came_from[stop, state]
             if kind == "skip":
                 stop -= 1
                 continue
             read.append((kind, index))
             starts = proposal.start if kind == "digit" else proposal.separator_start
             stop = int(starts[index])
-        return read[::-1]
+        return read[::-1], total
+
+    def slash_doubts(read: list[tuple[str, int]]) -> set[int]:
+        """The slashes of a reading in doubt: all of an odd number, or those in no date."""
+        read_slashes = {index for kind, index in read if kind == "separator" and slashes[index]}
+        return read_slashes if len(read_slashes) % 2 else not_in_dates(proposal, labels, read)
 
     digits: list[int] = []
     separators: list[int] = []
     after: list[int] = []
     for line_start, line_stop in zip(proposal.line_starts[:-1].tolist(),
                                      proposal.line_starts[1:].tolist(), strict=True):
-        read = read_line(line_start, line_stop, scores, separator_scores)
-        # Slashes come in pairs, in dates (12/05/2019): of an odd number, the least sure
-        # is more likely a 1 that leans (an amount or a number on its own has no slash).
-        line_scores, line_separator_scores = scores, separator_scores
+        # Slashes come in pairs, in dates (12/05/2019): of an odd number, one is more
+        # likely a 1 that leans (an amount or a number on its own has no slash), and so is
+        # a slash in a number that is no date. Each doubtful slash is tried as no slash, and
+        # the best reading that settles the doubt is kept (or the best, to try again).
+        read, _ = read_line(line_start, line_stop, scores, separator_scores)
         dropped: set[int] = set()
-        while len(read_slashes := [index for kind, index in read
-                                   if kind == "separator" and slashes[index]]) % 2:
-            if not (droppable := set(read_slashes) - dropped):
-                break  # a slash no other reading can cover stays
-            weakest = min(droppable, key=lambda s: proposal.separator_confidence[s])
-            dropped.add(weakest)
-            line_scores, line_separator_scores = line_scores.copy(), line_separator_scores.copy()
-            line_separator_scores[weakest] = np.log(FLOOR)
-            if weakest in one_of:
-                line_scores[one_of[weakest]] = plain_scores[one_of[weakest]]
-            read = read_line(line_start, line_stop, line_scores, line_separator_scores)
-        for position, (kind, index) in enumerate(read):
+        while doubtful := slash_doubts(read) - dropped:
+            tries = []
+            for slash in doubtful:
+                left_out = dropped | {slash}
+                line_separator_scores = separator_scores.copy()
+                line_separator_scores[list(left_out)] = np.log(FLOOR)
+                tried, total = read_line(line_start, line_stop, digit_scores(left_out),
+                                         line_separator_scores)
+                tries.append((not (slash_doubts(tried) - left_out), total, left_out, tried))
+            _, _, dropped, read = max(tries, key=lambda attempt: attempt[:2])
+        for kind, index in read:
             if kind == "digit":
                 digits.append(index)
-                continue
-            before = position > 0 and read[position - 1][0] == "digit"
-            following = position + 1 < len(read) and read[position + 1][0] == "digit"
-            if before and (following or proposal.separator_char[index] in TRAILING):
+            else:
                 separators.append(index)
                 after.append(len(digits))
     return Reading(np.array(digits, int), np.array(separators, int), np.array(after, int))
+
+
+def not_in_dates(proposal: Proposal, labels: np.ndarray,
+                 read: list[tuple[str, int]]) -> set[int]:
+    """The slashes of a line's reading that stand in no date.
+
+    A date is a number of three parts parted by two slashes, a day and a month and a year
+    of two or four digits, or a year of four digits first; a number ends at a gap wider
+    than DATE_GAP line heights. A slash read as one of a date's pair stands only where the
+    day and month are ones (either order): the others may stand in a date misread.
+    """
+    slashes = [index for kind, index in read
+               if kind == "separator" and proposal.separator_char[index] == "/"]
+    if not slashes:
+        return set()
+    boxes = np.array([(proposal.boxes if kind == "digit" else proposal.separator_boxes)[index]
+                      for kind, index in read])
+    height = float(np.median(boxes[:, 3]))
+    gaps = boxes[1:, 0] - (boxes[:-1, 0] + boxes[:-1, 2])
+    ends = [0, *(np.flatnonzero(gaps > DATE_GAP * height) + 1).tolist(), len(read)]
+    out = set()
+    for first, stop in itertools.pairwise(ends):
+        number = read[first:stop]
+        here = {index for kind, index in number if kind == "separator"} & set(slashes)
+        if not here:
+            continue
+        text = "".join(str(labels[index]) if kind == "digit" else proposal.separator_char[index]
+                       for kind, index in number)
+        dated = any(proposal.separator_dated[index] for index in here)
+        if not is_date(text, check_values=dated):
+            out |= here
+    return out
+
+
+def is_date(text: str, check_values: bool = True) -> bool:
+    """Whether ``text`` reads as a date: d/m/y or m/d/y (y of 2 or 4 digits), or y/m/d.
+    ``check_values``: the day and month must be ones, not only the parts' lengths right."""
+    parts = text.split("/")
+    if len(parts) != 3 or not all(part.isdigit() for part in parts):
+        return False
+    a, b, c = parts
+    if len(a) == 4:
+        a, b, c = c, b, a  # y/m/d
+    if len(a) > 2 or len(b) > 2 or len(c) not in (2, 4):
+        return False
+    day_month = int(a), int(b)
+    return not check_values or any(1 <= day <= 31 and 1 <= month <= 12
+                                   for day, month in (day_month, day_month[::-1]))
+
+
+def separator_containers(proposal: Proposal, labels: np.ndarray, s: int, line_first: int,
+                         line_end: int) -> np.ndarray:
+    """The candidates that hold separator candidate ``s``'s pieces and share their
+    confidence out with it.
+
+    None where its pieces were cut from a neighbour's ink. A candidate of those pieces
+    alone, when read as a 1, the one digit a separator's single stroke looks like (a
+    leaning 8 read surely is an 8). A candidate of more pieces, when it is a short
+    separator (no slash, which may well be a broken digit's stroke as tall as the digit)
+    whose columns the other pieces overlap by less than MIN_OVERLAP of the narrower one's.
+    """
+    pieces, source = proposal.pieces, proposal.source
+    first, stop = int(proposal.separator_start[s]), int(proposal.separator_stop[s])
+    if (first > line_first and source[first - 1] == source[first]) or (
+            stop < line_end and source[stop] == source[stop - 1]):
+        return np.zeros(0, int)
+    x0 = min(piece.x for piece in pieces[first:stop])
+    x1 = max(piece.x + piece.w for piece in pieces[first:stop])
+    out = []
+    for c in np.flatnonzero((proposal.start <= first) & (proposal.stop >= stop)).tolist():
+        rest = [*pieces[proposal.start[c]:first], *pieces[stop:proposal.stop[c]]]
+        if not rest:
+            if labels[c] == 1:
+                out.append(c)
+            continue
+        if proposal.separator_char[s] == "/":
+            continue
+        r0 = min(piece.x for piece in rest)
+        r1 = max(piece.x + piece.w for piece in rest)
+        if min(x1, r1) - max(x0, r0) < MIN_OVERLAP * min(x1 - x0, r1 - r0):
+            out.append(c)
+    return np.array(out, int)
 
 
 def lean_degrees(mask: np.ndarray) -> float:

@@ -12,7 +12,7 @@ piece as (part of) a digit or leaving it out as a stray mark.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -34,6 +34,13 @@ NEAR = 1.0
 MIN_SLASH_LEAN = 8.0
 SLASH_LEAN = 16.0
 MAX_SLASH_LEAN = 65.0
+# Slashes come in pairs in dates (12/05/2019), one or two digits apart: two strokes placed
+# so that lean beyond the writer's by DATE_LEAN (from MIN_DATE_LEAN) are read as slashes
+# as surely as one that leans SLASH_LEAN alone. The gap between them is from DATE_GAP[0]
+# to DATE_GAP[1] line heights (one narrow digit to two wide ones).
+MIN_DATE_LEAN = 0.0
+DATE_LEAN = 8.0
+DATE_GAP = (0.3, 2.5)
 
 
 @dataclass(frozen=True)
@@ -149,7 +156,6 @@ def separator_of(blob: Blob, axis: tuple[float, float], band: Band, writer_lean:
     top = (blob.y - band.top) / size  # 0 at the digits' top, 1 at their baseline
     bottom = (blob.y + blob.h - band.top) / size
     middle = (top + bottom) / 2
-    lean, elongation = axis
     parts = components_of(blob.mask)
     scores: dict[str, float] = {}
     if len(parts) == 1:
@@ -162,11 +168,8 @@ def separator_of(blob: Blob, axis: tuple[float, float], band: Band, writer_lean:
         scores["-"] = min(within(blob.w / max(blob.h, 1.0), 1.5, 2.5, 50.0, 60.0),
                           within(blob.w, 0.1 * size, 0.2 * size, 0.8 * size, 1.1 * size),
                           within(middle, 0.2, 0.3, 0.75, 0.85))
-        scores["/"] = min(within(blob.h, 0.5 * size, 0.7 * size, 1.4 * size, 1.7 * size),
-                          ramp(lean - writer_lean, MIN_SLASH_LEAN, SLASH_LEAN),
-                          ramp(lean, MAX_SLASH_LEAN, MAX_SLASH_LEAN - 10),
-                          ramp(elongation, 0.6, 0.75),
-                          within(middle, 0.2, 0.35, 0.7, 0.85))
+        scores["/"] = min(slash_shape(blob, axis, band),
+                          ramp(axis[0] - writer_lean, MIN_SLASH_LEAN, SLASH_LEAN))
     elif len(parts) == 2:
         (ux, uy, uw, uh), (lx, ly, lw, lh) = parts
         upper_middle = (blob.y + uy + uh / 2 - band.top) / size
@@ -184,6 +187,19 @@ def separator_of(blob: Blob, axis: tuple[float, float], band: Band, writer_lean:
     return char, scores[char] if inside else 0.0
 
 
+def slash_shape(blob: Blob, axis: tuple[float, float], band: Band) -> float:
+    """How much ``blob`` is a slash's size, place and shape for digits of ``band``, however
+    far it leans beyond the writer's upright strokes (``axis``: its ``signed_lean``)."""
+    size = band.height
+    lean, elongation = axis
+    middle = (blob.y + blob.h / 2 - band.top) / size
+    return min(within(blob.h, 0.5 * size, 0.7 * size, 1.4 * size, 1.7 * size),
+               ramp(lean, 0.0, 5.0),
+               ramp(lean, MAX_SLASH_LEAN, MAX_SLASH_LEAN - 10),
+               ramp(elongation, 0.6, 0.75),
+               within(middle, 0.2, 0.35, 0.7, 0.85))
+
+
 @dataclass(frozen=True)
 class SeparatorCandidate:
     """A run of a line's pieces that may be a separator."""
@@ -193,6 +209,9 @@ class SeparatorCandidate:
     char: str
     confidence: float
     blob: Blob  # the run's ink
+    # A slash as sure as it is only as one of a date's pair (``with_date_slashes``): read
+    # so only where the digits around it make a date.
+    dated: bool = False
 
 
 def line_separators(line: list[Blob], height: float, pen: float) -> list[SeparatorCandidate]:
@@ -211,6 +230,7 @@ def line_separators(line: list[Blob], height: float, pen: float) -> list[Separat
     writer_lean = float(np.median(leans)) if leans else 0.0
     extents = blob_extents(line)
     out = []
+    date_slashes = []  # (piece, slash shape, lean beyond the writer's) of single strokes
     for first in range(len(line)):
         for last in range(first + 1, min(first + 3, len(line) + 1)):
             run = line[first:last]
@@ -230,4 +250,37 @@ def line_separators(line: list[Blob], height: float, pen: float) -> list[Separat
                         or (len(run) == 2 and run[1].source == run[0].source))
             if confidence > 0 and (char == "-" or not touching):
                 out.append(SeparatorCandidate(first, last, char, confidence, blob))
-    return out
+            if len(run) == 1 and not touching and band.before and band.after:
+                date_slashes.append((first, slash_shape(blob, axis, band), axis[0] - writer_lean))
+    return with_date_slashes(line, height, out, date_slashes)
+
+
+def with_date_slashes(line: list[Blob], height: float, found: list[SeparatorCandidate],
+                      strokes: list[tuple[int, float, float]]) -> list[SeparatorCandidate]:
+    """``found`` with each slash of a date's pair as sure as the pair (see DATE_LEAN).
+
+    ``strokes``: (piece, slash shape, lean beyond the writer's) of the line's single pieces
+    between digits.
+    """
+    pair_confidence: dict[int, float] = {}
+    for a, (i, shape_i, beyond_i) in enumerate(strokes):
+        for j, shape_j, beyond_j in strokes[a + 1:]:
+            gap = (line[j].x - line[i].x - line[i].w) / height
+            if gap > DATE_GAP[1]:
+                break
+            confidence = min(shape_i, shape_j, ramp(min(beyond_i, beyond_j), MIN_DATE_LEAN,
+                                                     DATE_LEAN))
+            if gap >= DATE_GAP[0] and confidence > 0:
+                for k in (i, j):
+                    pair_confidence[k] = max(pair_confidence.get(k, 0.0), confidence)
+    out = []
+    for candidate in found:
+        if candidate.last - candidate.first == 1 and candidate.first in pair_confidence:
+            if candidate.char == "/":
+                confidence = pair_confidence.pop(candidate.first)
+                if confidence > candidate.confidence:
+                    candidate = replace(candidate, confidence=confidence, dated=True)
+        out.append(candidate)
+    out.extend(SeparatorCandidate(i, i + 1, "/", confidence, line[i], dated=True)
+               for i, confidence in pair_confidence.items())
+    return sorted(out, key=lambda candidate: (candidate.first, candidate.last))

@@ -225,6 +225,7 @@ def proposal_of(sources: list[int], short: list[bool], runs: list[tuple[int, int
         separator_char=np.zeros(0, "<U1"),
         separator_confidence=np.zeros(0),
         separator_boxes=np.zeros((0, 4), int),
+        separator_dated=np.zeros(0, bool),
     )
 
 

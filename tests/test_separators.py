@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from conftest import pen_digit
 
+from notes_ocr.decode import is_date
 from notes_ocr.layout import group_lines, place_separators
 from notes_ocr.pipeline import Scanner
 from notes_ocr.testing.metrics import SeparatorScore
@@ -22,11 +23,13 @@ def scanner() -> Scanner:
     return Scanner()
 
 
-def write_line(mnist, text: str, marks_at: dict[int, str] | None = None) -> np.ndarray:
+def write_line(mnist, text: str, marks_at: dict[int, str] | None = None,
+               slash_width: int = 28) -> np.ndarray:
     """A white page with ``text`` written on one baseline: MNIST test digits drawn as pen
     strokes, separators drawn with a pen of the same width. ``marks_at``: marks drawn at
     given columns besides, out of place or not quite in it (``"dot"`` on the baseline,
-    ``"dot-high"``, ``"dash-high"``, ``"dash-raised"``)."""
+    ``"dot-high"``, ``"dash-high"``, ``"dash-raised"``). ``slash_width``: how far a slash's
+    top stands right of its foot, px (28: some 28 degrees from upright)."""
     page = np.full((240, 1100), 255, np.uint8)
     seen: dict[str, int] = {}
     x = 40
@@ -41,7 +44,7 @@ def write_line(mnist, text: str, marks_at: dict[int, str] | None = None) -> np.n
         elif char == " ":
             x += HEIGHT
         else:
-            x = draw_separator(page, char, x) + 10
+            x = draw_separator(page, char, x, slash_width) + 10
     for at, mark in (marks_at or {}).items():
         middle = BASELINE - HEIGHT // 2
         if mark == "dot":
@@ -57,7 +60,7 @@ def write_line(mnist, text: str, marks_at: dict[int, str] | None = None) -> np.n
     return page
 
 
-def draw_separator(page: np.ndarray, char: str, x: int) -> int:
+def draw_separator(page: np.ndarray, char: str, x: int, slash_width: int = 28) -> int:
     """Draw one separator at column ``x``; returns its right edge."""
     middle = BASELINE - HEIGHT // 2
     if char == ".":
@@ -75,8 +78,8 @@ def draw_separator(page: np.ndarray, char: str, x: int) -> int:
         cv2.circle(page, (x + 4, BASELINE - HEIGHT + 14), 4, 0, -1)
         return x + 8
     if char == "/":
-        cv2.line(page, (x, BASELINE + 2), (x + 28, BASELINE - HEIGHT - 2), 0, PEN)
-        return x + 28
+        cv2.line(page, (x, BASELINE + 2), (x + slash_width, BASELINE - HEIGHT - 2), 0, PEN)
+        return x + slash_width
     raise ValueError(char)
 
 
@@ -145,3 +148,21 @@ def test_pages_with_separators_are_read_with_them(mnist, scanner, seed):
     score.add(lines, page.lines)
     assert score.true >= 5, page.lines
     assert score.recall >= 0.6 and score.precision >= 0.9, (page.lines, lines)
+
+
+def test_slashes_that_lean_like_ones_are_read_in_a_date(mnist, scanner):
+    # Strokes leaning some 15 degrees, about as far as many hands' 1s: alone, each could be
+    # a 1; placed as a pair in a date, they are its slashes. The same strokes in a number
+    # that is no date (no day 51) are 1s.
+    assert read(scanner, write_line(mnist, "12/05/2019", slash_width=14)) == ["12/05/2019"]
+    assert read(scanner, write_line(mnist, "51/4/88", slash_width=14)) == ["5114188"]
+
+
+@pytest.mark.parametrize(("text", "check_values", "date"), [
+    ("12/05/2019", True, True), ("5/6/21", True, True), ("2019/05/12", True, True),
+    ("05/31/2019", True, True), ("13/13/2020", True, False), ("51/4/88", True, False),
+    ("2500/6/0", True, False), ("21/1/997", True, False), ("12/05", True, False),
+    ("51/4/88", False, True), ("21/1/997", False, False), ("1/2/3/4", False, False),
+])
+def test_is_date(text, check_values, date):
+    assert is_date(text, check_values) is date
