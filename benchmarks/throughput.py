@@ -1,29 +1,36 @@
-"""Throughput benchmark: `notes-ocr scan` on a folder of realistic pages, against decoding.
+"""Throughput benchmark: `notes-ocr scan` on folders of realistic pages, against decoding.
 
-    python -m benchmarks.throughput [--per-family 24] [--cache benchmarks/.cache/throughput]
-                                    [--runs 3] [--profile-pages N] [--no-profile]
-                                    [--json PATH]
+    python -m benchmarks.throughput [--scans 60] [--photos 30] [--per-family 24]
+                                    [--cache benchmarks/.cache/throughput] [--runs 3]
+                                    [--profile-pages N] [--no-profile] [--json PATH]
 
-In one run, on the same files:
+Three folders, each built once and cached:
+
+- JPEG scans: ``--scans`` pages of plain, ruled and grid paper written in both hands (MNIST
+  digits and the script hand), A4 and A5 at 300 dpi, JPEG quality 60-95: what users scan;
+- JPEG phone photos: ``--photos`` photos of such sheets on a desk, 150-250 dpi;
+- the mix: ``--per-family`` pages of each family of ``benchmarks.pages`` (JPEG and PNG, A5
+  and A4 at 150-300 dpi), the last four of each family bundled as one four-page TIFF.
+
+For each folder, in one run and on the same files:
 
 - decode only: pages per second of ``cv2.imread`` alone in this one process
-  (``cv2.imreadmulti`` for the multi-page TIFFs), the files already in the OS cache;
+  (``cv2.imreadmulti`` for the TIFFs), the files already in the OS cache;
 - scan: pages per second of the real CLI, ``python -m notes_ocr scan -o OUT.jsonl FOLDER``
   in a fresh process with the default ``--jobs``, start-up included;
-- their ratio, against the floor of 0.35 (scan at least 0.35 times the decode-only rate).
-  Each rate is the median of ``--runs`` timings, a decode pass and a scan taken in turn,
-  so that a busy spell of a shared machine slows both sides rather than one;
+- their ratio; the floor (0.35) is the JPEG scans'. Each rate is the median of ``--runs``
+  timings, a decode pass and a scan taken in turn, so that a busy spell of a shared
+  machine slows both sides rather than one;
 - memory: the peak resident memory of the scan's whole process tree (main process, fork
-  server, workers), sampled while it runs, for the first 10 pages and for all of them (the
-  highest of the runs);
-- where the time goes: a cProfile of ``notes-ocr scan --jobs 1 --page-timeout 0`` (everything in one
-  process) over the first ``--profile-pages`` pages (default: all), summed by stage.
+  server, workers), sampled while it runs, for the first 10 pages and for all of them.
 
-The folder (built once, cached): ``--per-family`` pages of each family of
-``benchmarks.pages`` (scans of plain, ruled and grid paper, phone photos, a second hand;
-JPEG and PNG, A5 and A4 at 150-300 dpi), of which the last four of each family are put
-together as one four-page TIFF: 120 pages in 105 files by default. No PDFs: ``cv2.imread``
-cannot decode them, so the decode-only rate would not be of the same files.
+The physical limit, on the JPEG scans: decoding alone, and decoding to grey plus the
+cheapest binarisation of the page (one Otsu threshold), in one process.
+
+Where the time goes, on the JPEG scans: a cProfile of ``notes-ocr scan --jobs 1
+--page-timeout 0`` (everything in one process) over the first ``--profile-pages`` pages
+(default: all), summed by stage. No PDFs: ``cv2.imread`` cannot decode them, so the
+decode-only rate would not be of the same files.
 """
 
 from __future__ import annotations
@@ -40,11 +47,15 @@ import sys
 import tempfile
 import threading
 import time
+from dataclasses import replace
+from multiprocessing import Pool
 from pathlib import Path
 
 import cv2
+import numpy as np
 
 from benchmarks.pages import FAMILIES, HERE, build_pages
+from notes_ocr.testing import synth
 
 CACHE = HERE / ".cache" / "throughput"
 FLOOR = 0.35
@@ -88,6 +99,59 @@ def build_folder(cache: Path, per_family: int, seed: int = 2024) -> Path:
     return folder
 
 
+SCAN_DPI = 300
+SCAN_KINDS = ("plain", "ruled", "grid")
+
+
+def jpeg_spec(rng: np.random.Generator, kind: str, number: int) -> synth.PageSpec:
+    """A JPEG page: a scan of ``kind`` paper at SCAN_DPI, or with ``kind="photo"`` a phone
+    photo; every other page in the script hand."""
+    style = synth.STYLES[number % len(synth.STYLES)]
+    spec = synth.random_spec(rng, kind, style=style)
+    if kind == "photo":
+        return spec
+    f = SCAN_DPI / spec.dpi
+    return replace(
+        spec, width=round(spec.width * f), height=round(spec.height * f), dpi=float(SCAN_DPI),
+        digit_height_px=spec.digit_height_px * f, pen_width_px=spec.pen_width_px * f,
+        blur=spec.blur * f, jpeg_quality=spec.jpeg_quality or int(rng.integers(60, 96)),
+    )  # fmt: skip
+
+
+def _render_jpeg(job: tuple[Path, str, int, int]) -> None:
+    folder, kind, seed, number = job
+    spec = jpeg_spec(np.random.default_rng([seed, number]), kind, number)
+    page = synth.make_page(spec, _MNIST.x_test, _MNIST.y_test)
+    synth.write_page(page, folder / f"{kind}_{number:03d}.jpg", jpeg_quality=spec.jpeg_quality)
+
+
+_MNIST = None
+
+
+def _load_digits() -> None:
+    global _MNIST
+    from notes_ocr.mnist import load_mnist
+
+    _MNIST = load_mnist()
+
+
+def build_jpeg_folder(cache: Path, name: str, kinds: tuple[str, ...], count: int,
+                      seed: int = 2024) -> Path:
+    """``count`` JPEG pages, of ``kinds`` in turn (written once, in a folder named by the
+    generator's source)."""
+    digest = hashlib.sha256(Path(synth.__file__).read_bytes())
+    digest.update(repr((kinds, count, seed, SCAN_DPI)).encode())
+    folder = cache / f"{name}-{count}-{digest.hexdigest()[:10]}"
+    if (folder / ".done").exists():
+        return folder
+    folder.mkdir(parents=True, exist_ok=True)
+    jobs = [(folder, kinds[n % len(kinds)], seed, n) for n in range(count)]
+    with Pool(min(2, os.cpu_count() or 1), initializer=_load_digits) as pool:
+        list(pool.imap_unordered(_render_jpeg, jobs))
+    (folder / ".done").write_text("")
+    return folder
+
+
 def page_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.suffix in (".jpg", ".png", ".tif"))
 
@@ -115,6 +179,16 @@ def decode_seconds(files: list[Path]) -> float:
     """Seconds ``decode_all`` takes over ``files``."""
     start = time.perf_counter()
     decode_all(files)
+    return time.perf_counter() - start
+
+
+def binarize_seconds(files: list[Path]) -> float:
+    """Seconds to decode ``files`` (JPEG or PNG) to grey and threshold each page once (Otsu):
+    the least any reader of ink must do."""
+    start = time.perf_counter()
+    for path in files:
+        grey = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+        cv2.threshold(grey, 0, 255, cv2.THRESH_BINARY_INV | cv2.THRESH_OTSU)
     return time.perf_counter() - start
 
 
@@ -223,9 +297,53 @@ def top_functions(stats: pstats.Stats, n: int = 12) -> list[tuple[str, float, in
 # --- main ---------------------------------------------------------------------------------------
 
 
+def measure(name: str, folder: Path, runs: int, scratch: Path,
+            limits: bool = False) -> dict[str, float | int | list[float]]:
+    """Decode-only and scan rates of one folder (medians of ``runs`` taken in turn), their
+    ratio and the scan's peak memory; with ``limits``, decoding plus binarising too."""
+    files = page_files(folder)
+    pages = decode_all(files)  # warms the OS file cache, as the scan finds it
+    decoding, binarizing, scanning, peak, summary = [], [], [], 0, ""
+    for run in range(runs):
+        decoding.append(decode_seconds(files))
+        if limits:
+            binarizing.append(binarize_seconds(files))
+        elapsed, run_peak, summary = run_scan([folder], scratch / f"{folder.name}-{run}.jsonl")
+        scanning.append(elapsed)
+        peak = max(peak, run_peak)
+    few = [path for path in files if path.suffix != ".tif"][:10]
+    _, few_peak, _ = run_scan(few, scratch / "few.jsonl")
+    decode = pages / statistics.median(decoding)
+    scan = pages / statistics.median(scanning)
+    print(f"\n{name}: {folder} ({pages} pages in {len(files)} files)")
+    print(f"  decode only (cv2.imread, one process): {decode:.2f} pages/s "
+          f"({', '.join(f'{s:.2f}' for s in decoding)} s)")
+    numbers = {"pages": pages, "files": len(files), "decode_pages_per_second": decode,
+               "scan_pages_per_second": scan, "ratio": scan / decode,
+               "runs": {"decode_seconds": decoding, "scan_seconds": scanning},
+               "peak_rss_bytes": {"10": few_peak, str(pages): peak}}  # fmt: skip
+    if limits:
+        binarize = pages / statistics.median(binarizing)
+        numbers["binarize_pages_per_second"] = binarize
+        print(f"  decode to grey + one Otsu threshold (one process): {binarize:.2f} pages/s "
+              f"({', '.join(f'{s:.2f}' for s in binarizing)} s)")
+    print(f"  notes-ocr scan FOLDER (default --jobs, start-up included): {scan:.2f} pages/s "
+          f"({', '.join(f'{s:.1f}' for s in scanning)} s); last summary: {summary}")
+    print(f"  ratio scan / decode only: {scan / decode:.3f}")
+    if limits:
+        print(f"  ratio scan / (decode + binarize): {scan / binarize:.3f}")
+    if peak:
+        print(f"  peak memory of the scan's process tree: {few_peak / 2**20:.0f} MiB for "
+              f"10 pages, {peak / 2**20:.0f} MiB for {pages} pages")
+    return numbers
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--per-family", type=int, default=24, help="pages per family")
+    parser.add_argument("--scans", type=int, default=60, help="JPEG scans")
+    parser.add_argument("--photos", type=int, default=30, help="JPEG phone photos")
+    parser.add_argument("--per-family", type=int, default=24,
+                        help="pages per family in the mixed folder")
     parser.add_argument("--cache", type=Path, default=CACHE)
     parser.add_argument("--runs", type=int, default=3,
                         help="timings of each side, taken in turn; the medians are compared")
@@ -237,50 +355,28 @@ def main(argv: list[str] | None = None) -> None:
 
     if args.runs < 1:
         parser.error("--runs must be at least 1")
-    folder = build_folder(args.cache, args.per_family)
-    files = page_files(folder)
-    pages = decode_all(files)  # warms the OS file cache, as the scan finds it
+    folders = {
+        "JPEG scans": build_jpeg_folder(args.cache, "jpeg-scans", SCAN_KINDS, args.scans),
+        "JPEG phone photos": build_jpeg_folder(args.cache, "jpeg-photos", ("photo",),
+                                               args.photos),
+        "mix": build_folder(args.cache, args.per_family),
+    }
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    print(f"folder: {folder} ({pages} pages in {len(files)} files; {cores} cores)")
-
+    print(f"{cores} cores; medians of {args.runs} runs, decode and scan taken in turn")
+    numbers: dict[str, object] = {"cores": cores, "floor": FLOOR}
     with tempfile.TemporaryDirectory() as scratch:
-        decoding, scanning, peak = [], [], 0
-        for run in range(args.runs):
-            decoding.append(decode_seconds(files))
-            elapsed, run_peak, summary = run_scan([folder], Path(scratch) / f"all-{run}.jsonl")
-            scanning.append(elapsed)
-            peak = max(peak, run_peak)
-        decode = pages / statistics.median(decoding)
-        seconds = statistics.median(scanning)
-        scan = pages / seconds
-        print(f"decode only (cv2.imread, one process): {decode:.2f} pages/s "
-              f"(median of {args.runs} runs: {statistics.median(decoding):.2f} s; "
-              f"{', '.join(f'{s:.2f}' for s in decoding)})")
-        few = []
-        for path in files:
-            if len(few) == 10:
-                break
-            if path.suffix != ".tif":
-                few.append(path)
-        _, few_peak, _ = run_scan(few, Path(scratch) / "few.jsonl")
-        ratio = scan / decode
-        print(f"notes-ocr scan FOLDER (default --jobs, start-up included): {scan:.2f} pages/s "
-              f"({pages} pages, median of {args.runs} runs: {seconds:.1f} s; "
-              f"{', '.join(f'{s:.1f}' for s in scanning)})")
-        print(f"  the last run's summary: {summary}")
-        print(f"ratio scan / decode only: {ratio:.3f} (floor: at least {FLOOR}) -> "
+        for name, folder in folders.items():
+            numbers[name] = measure(name, folder, args.runs, Path(scratch),
+                                    limits=name == "JPEG scans")
+        ratio = numbers["JPEG scans"]["ratio"]
+        print(f"\nJPEG scans: ratio {ratio:.3f} (floor: at least {FLOOR}) -> "
               f"{'met' if ratio >= FLOOR else 'NOT met'}")
-        if peak:
-            print(f"peak memory of the scan's process tree: {few_peak / 2**20:.0f} MiB for "
-                  f"10 pages, {peak / 2**20:.0f} MiB for {pages} pages")
 
-        stages: list[tuple[str, float]] = []
-        profiled = 0
-        total = 0.0
         if not args.no_profile:
-            stages, total, stats, profiled = profile(files, args.profile_pages or pages,
+            files = page_files(folders["JPEG scans"])
+            stages, total, stats, profiled = profile(files, args.profile_pages or len(files),
                                                      Path(scratch) / "profiled.jsonl")
-            print(f"\nprofile: notes-ocr scan --jobs 1 over {profiled} pages, "
+            print(f"\nprofile on the JPEG scans: notes-ocr scan --jobs 1 over {profiled} pages, "
                   f"{total:.1f} s in all ({total / profiled:.2f} s a page, under cProfile)")
             print("| stage | seconds | share | per page |")
             print("|---|---|---|---|")
@@ -293,16 +389,9 @@ def main(argv: list[str] | None = None) -> None:
             print("\nfunctions with the most time of their own:")
             for name, own, calls in top_functions(stats):
                 print(f"  {own:6.2f} s  {calls:8d} calls  {name}")
+            numbers["profile"] = {"pages": profiled, "seconds": total, "stages": dict(stages)}
 
     if args.json:
-        numbers = {
-            "pages": pages, "files": len(files), "cores": cores,
-            "decode_pages_per_second": decode, "scan_pages_per_second": scan,
-            "scan_seconds": seconds, "ratio": ratio, "floor": FLOOR,
-            "runs": {"decode_seconds": decoding, "scan_seconds": scanning},
-            "peak_rss_bytes": {"10": few_peak, str(pages): peak},
-            "profile": {"pages": profiled, "seconds": total, "stages": dict(stages)},
-        }  # fmt: skip
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(numbers, indent=2) + "\n")
     print(f"\nbenchmark run time: {time.perf_counter() - began:.0f} s")
