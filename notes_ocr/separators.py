@@ -22,8 +22,6 @@ from notes_ocr.segment import Blob, join
 SEPARATORS = "/-.,:"
 # Those that may end a number (``12.``, ``5,-``); the others stand between two digits.
 TRAILING = ".,-"
-# Those that may touch a digit's ink (segmentation then cuts them off it): not a slash.
-TOUCHING = "-.,:"
 # Neighbouring digits are pieces at least this many line heights tall (and at most
 # TALLEST): a separator is told by the digits either side of it.
 TALL = 0.6
@@ -221,11 +219,8 @@ def line_separators(line: list[Blob], height: float, pen: float) -> list[Separat
     colon's dots, a dash cut in two), that could be a separator, with how sure that is;
     ``height`` is the line's digit height and ``pen`` its strokes' width, px.
 
-    A slash never touches a digit (segmentation cuts it off, or in two, where it does):
-    a tall stroke cut out of a digit's ink is that digit's. A dash runs across to its
-    neighbours at mid-height, and a pen's dot may touch the digit it follows; whether such
-    a piece is cut off a digit or a digit's own is the classifier's call, which sees the
-    digit whole (``decode.separator_containers``).
+    Only a dash may touch a digit (segmentation then cuts it off, or in two): it runs
+    across to its neighbours at mid-height, where dots and slashes stand clear of them.
     """
     axes = [signed_lean(piece.mask) for piece in line]
     # The lean of the line's digits: the median of its tall pieces' main axes, which a
@@ -253,7 +248,7 @@ def line_separators(line: list[Blob], height: float, pen: float) -> list[Separat
             touching = ((first > 0 and line[first - 1].source == run[0].source)
                         or (last < len(line) and line[last].source == run[-1].source)
                         or (len(run) == 2 and run[1].source == run[0].source))
-            if confidence > 0 and (char in TOUCHING or not touching):
+            if confidence > 0 and (char == "-" or not touching):
                 out.append(SeparatorCandidate(first, last, char, confidence, blob))
             if len(run) == 1 and not touching and band.before and band.after:
                 date_slashes.append((first, slash_shape(blob, axis, band), axis[0] - writer_lean))
