@@ -360,7 +360,7 @@ def not_in_dates(proposal: Proposal, labels: np.ndarray,
 
     A date is a number of three parts parted by two slashes, a day and a month and a year
     of two or four digits, or a year of four digits first; a number ends at a gap wider
-    than DATE_GAP line heights. A slash read as one of a date's pair stands only where the
+    than DATE_GAP digit heights. A slash read as one of a date's pair stands only where the
     day and month are ones (either order): the others may stand in a date misread.
     """
     slashes = [index for kind, index in read

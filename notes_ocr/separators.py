@@ -34,13 +34,13 @@ NEAR = 1.0
 MIN_SLASH_LEAN = 8.0
 SLASH_LEAN = 16.0
 MAX_SLASH_LEAN = 65.0
-# Slashes come in pairs in dates (12/05/2019), one or two digits apart: two strokes placed
-# so that lean beyond the writer's by DATE_LEAN (from MIN_DATE_LEAN) are read as slashes
-# as surely as one that leans SLASH_LEAN alone. The gap between them is from DATE_GAP[0]
-# to DATE_GAP[1] line heights (one narrow digit to two wide ones).
+# Slashes come in pairs in dates (12/05/2019): two strokes one or two digits apart (a gap
+# of PAIR_GAP[0] to PAIR_GAP[1] line heights) that lean beyond the writer's by DATE_LEAN
+# (from MIN_DATE_LEAN up) are as sure to be slashes as one stroke leaning SLASH_LEAN. The
+# decoder keeps them only where the digits around them make a date.
 MIN_DATE_LEAN = 0.0
 DATE_LEAN = 8.0
-DATE_GAP = (0.3, 2.5)
+PAIR_GAP = (0.3, 2.5)
 
 
 @dataclass(frozen=True)
@@ -250,8 +250,9 @@ def line_separators(line: list[Blob], height: float, pen: float) -> list[Separat
                         or (len(run) == 2 and run[1].source == run[0].source))
             if confidence > 0 and (char == "-" or not touching):
                 out.append(SeparatorCandidate(first, last, char, confidence, blob))
-            if len(run) == 1 and not touching and band.before and band.after:
-                date_slashes.append((first, slash_shape(blob, axis, band), axis[0] - writer_lean))
+            if len(run) == 1 and not touching and band.before and band.after and (
+                    shape := slash_shape(blob, axis, band)) > 0:
+                date_slashes.append((first, shape, axis[0] - writer_lean))
     return with_date_slashes(line, height, out, date_slashes)
 
 
@@ -266,11 +267,11 @@ def with_date_slashes(line: list[Blob], height: float, found: list[SeparatorCand
     for a, (i, shape_i, beyond_i) in enumerate(strokes):
         for j, shape_j, beyond_j in strokes[a + 1:]:
             gap = (line[j].x - line[i].x - line[i].w) / height
-            if gap > DATE_GAP[1]:
+            if gap > PAIR_GAP[1]:
                 break
             confidence = min(shape_i, shape_j, ramp(min(beyond_i, beyond_j), MIN_DATE_LEAN,
                                                      DATE_LEAN))
-            if gap >= DATE_GAP[0] and confidence > 0:
+            if gap >= PAIR_GAP[0] and confidence > 0:
                 for k in (i, j):
                     pair_confidence[k] = max(pair_confidence.get(k, 0.0), confidence)
     out = []
