@@ -705,6 +705,11 @@ def blob_of(labels: np.ndarray, boxes: np.ndarray, members: list[int]) -> Blob:
     return Blob(int(x0), int(y0), int(x1 - x0), int(y1 - y0), mask)
 
 
+# A small piece beside a big one (not merged into it) has its middle at least this share
+# of the big one's height below its top.
+BESIDE_BELOW = 0.4
+
+
 def merge_pieces(boxes: np.ndarray, keep: np.ndarray, digit_height: float) -> list[list[int]]:
     """Group the components that are plainly pieces of one digit.
 
@@ -738,6 +743,15 @@ def merge_pieces(boxes: np.ndarray, keep: np.ndarray, digit_height: float) -> li
                 continue
             shared_rows = min(ay + ah, by + bh) - max(ay, by)
             if not small and shared_rows > 0.5 * min(ah, bh):
+                continue
+            # A small piece level with a big one, below its top and hardly in its columns,
+            # stands beside it (a dot, a colon, a comma or a dash after a digit), not over or
+            # under it. At the top, it is more likely a digit's own broken-off stroke (a
+            # 9's loop, a 5's flag).
+            (sy, sw, sh), (ly, lh) = (((ay, aw, ah), (by, bh)) if ah < bh
+                                      else ((by, bw, bh), (ay, ah)))
+            if (small and shared_rows >= 0.8 * sh and overlap < 0.5 * sw
+                    and sy + sh / 2 - ly >= BESIDE_BELOW * lh):
                 continue
             ra, rb = root(a), root(b)
             if ra != rb:

@@ -24,12 +24,14 @@ def scanner() -> Scanner:
 
 
 def write_line(mnist, text: str, marks_at: dict[int, str] | None = None,
-               slash_width: int = 28) -> np.ndarray:
+               slash_width: int = 28, separator_shift: int = 0) -> np.ndarray:
     """A white page with ``text`` written on one baseline: MNIST test digits drawn as pen
     strokes, separators drawn with a pen of the same width. ``marks_at``: marks drawn at
     given columns besides, out of place or not quite in it (``"dot"`` on the baseline,
     ``"dot-high"``, ``"dash-high"``, ``"dash-raised"``). ``slash_width``: how far a slash's
-    top stands right of its foot, px (28: some 28 degrees from upright)."""
+    top stands right of its foot, px (28: some 28 degrees from upright).
+    ``separator_shift``: px a separator is drawn right of its place (12 px after the digit
+    before it; negative: tucked under that digit's overhang)."""
     page = np.full((240, 1100), 255, np.uint8)
     seen: dict[str, int] = {}
     x = 40
@@ -44,7 +46,7 @@ def write_line(mnist, text: str, marks_at: dict[int, str] | None = None,
         elif char == " ":
             x += HEIGHT
         else:
-            x = draw_separator(page, char, x, slash_width) + 10
+            x = draw_separator(page, char, x + separator_shift, slash_width) + 10
     for at, mark in (marks_at or {}).items():
         middle = BASELINE - HEIGHT // 2
         if mark == "dot":
@@ -166,3 +168,9 @@ def test_slashes_that_lean_like_ones_are_read_in_a_date(mnist, scanner):
 ])
 def test_is_date(text, check_values, date):
     assert is_date(text, check_values) is date
+
+
+def test_a_dot_tucked_under_a_digit_stays_a_dot(mnist, scanner):
+    # The dot stands under the 7's bar, inside the 7's box, level with its foot: beside the
+    # 7, not a piece of it. Segmentation once joined it to the 7 (read as 1750).
+    assert read(scanner, write_line(mnist, "17.50", separator_shift=-14)) == ["17.50"]
