@@ -258,7 +258,9 @@ def line_separators(line: list[Blob], height: float, pen: float) -> list[Separat
 
 def with_date_slashes(line: list[Blob], height: float, found: list[SeparatorCandidate],
                       strokes: list[tuple[int, float, float]]) -> list[SeparatorCandidate]:
-    """``found`` with each slash of a date's pair as sure as the pair (see DATE_LEAN).
+    """``found`` with each slash of a date's pair as sure as the pair (see DATE_LEAN), and
+    without the slashes that have no partner: a slash on its own is more likely a 1 that
+    leans, and would only take its confidence away.
 
     ``strokes``: (piece, slash shape, lean beyond the writer's) of the line's single pieces
     between digits.
@@ -276,11 +278,12 @@ def with_date_slashes(line: list[Blob], height: float, found: list[SeparatorCand
                     pair_confidence[k] = max(pair_confidence.get(k, 0.0), confidence)
     out = []
     for candidate in found:
-        if candidate.last - candidate.first == 1 and candidate.first in pair_confidence:
-            if candidate.char == "/":
-                confidence = pair_confidence.pop(candidate.first)
-                if confidence > candidate.confidence:
-                    candidate = replace(candidate, confidence=confidence, dated=True)
+        if candidate.char == "/":
+            if candidate.last - candidate.first > 1 or candidate.first not in pair_confidence:
+                continue
+            confidence = pair_confidence.pop(candidate.first)
+            if confidence > candidate.confidence:
+                candidate = replace(candidate, confidence=confidence, dated=True)
         out.append(candidate)
     out.extend(SeparatorCandidate(i, i + 1, "/", confidence, line[i], dated=True)
                for i, confidence in pair_confidence.items())

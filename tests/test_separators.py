@@ -9,7 +9,8 @@ from conftest import pen_digit
 
 from notes_ocr.decode import is_date
 from notes_ocr.layout import group_lines, place_separators
-from notes_ocr.pipeline import Scanner
+from notes_ocr.pipeline import Scanner, prepare
+from notes_ocr.sources import PageImage
 from notes_ocr.testing.metrics import SeparatorScore
 from notes_ocr.testing.synth import PageSpec, make_page
 
@@ -174,3 +175,14 @@ def test_a_dot_tucked_under_a_digit_stays_a_dot(mnist, scanner):
     # The dot stands under the 7's bar, inside the 7's box, level with its foot: beside the
     # 7, not a piece of it. Segmentation once joined it to the 7 (read as 1750).
     assert read(scanner, write_line(mnist, "17.50", separator_shift=-14)) == ["17.50"]
+
+
+def test_a_slash_without_a_partner_is_no_candidate(mnist):
+    # Slashes come in pairs, in dates: a stroke leaning like a slash with none near it is a
+    # 1 that leans, and a slash candidate would only take the 1's confidence away.
+    def slashes(text: str) -> int:
+        proposal = prepare(PageImage("line", 1, write_line(mnist, text))).proposal
+        return int(np.count_nonzero(proposal.separator_char == "/"))
+
+    assert slashes("12/05/2019") >= 2
+    assert slashes("12/05 2019") == 0
