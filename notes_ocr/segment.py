@@ -88,6 +88,10 @@ MAX_RULING_WIDTH = 15
 # across, is a speck.
 MIN_DOT = 0.07
 MIN_DOT_AREA = 9
+# A small piece level with a digit and hardly in its columns stands beside it (a dot, a
+# colon) when its middle is at least this share of the digit's height below the digit's top.
+BESIDE_BELOW = 0.4
+
 # A blob at least this many times as wide as it, or a typical digit, is tall may hold
 # touching digits: it is pulled apart at thin bridges and cut at its narrow columns, at
 # least MIN_PIECE_WIDTH digit heights from its ends and CUT_SPACING from another cut
@@ -703,11 +707,6 @@ def blob_of(labels: np.ndarray, boxes: np.ndarray, members: list[int]) -> Blob:
     y1 = max(boxes[i, 1] + boxes[i, 3] for i in members)
     mask = np.isin(labels[y0:y1, x0:x1], [i + 1 for i in members])
     return Blob(int(x0), int(y0), int(x1 - x0), int(y1 - y0), mask)
-
-
-# A small piece beside a big one (not merged into it) has its middle at least this share
-# of the big one's height below its top.
-BESIDE_BELOW = 0.4
 
 
 def merge_pieces(boxes: np.ndarray, keep: np.ndarray, digit_height: float) -> list[list[int]]:
