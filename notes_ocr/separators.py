@@ -167,6 +167,7 @@ def separator_of(blob: Blob, axis: tuple[float, float], band: Band, writer_lean:
                           within(bottom, 0.95, 1.1, 1.6, 1.8))
         scores["-"] = min(within(blob.w / max(blob.h, 1.0), 1.5, 2.5, 50.0, 60.0),
                           within(blob.w, 0.1 * size, 0.2 * size, 0.8 * size, 1.1 * size),
+                          ramp(blob.h, 0.35 * size, 0.25 * size),  # one stroke's width
                           within(middle, 0.2, 0.3, 0.75, 0.85))
         scores["/"] = min(slash_shape(blob, axis, band),
                           ramp(axis[0] - writer_lean, MIN_SLASH_LEAN, SLASH_LEAN))

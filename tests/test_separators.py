@@ -10,6 +10,8 @@ from conftest import pen_digit
 from notes_ocr.decode import is_date
 from notes_ocr.layout import group_lines, place_separators
 from notes_ocr.pipeline import Scanner, prepare
+from notes_ocr.segment import Blob
+from notes_ocr.separators import Band, separator_of, signed_lean
 from notes_ocr.sources import PageImage
 from notes_ocr.testing.metrics import SeparatorScore
 from notes_ocr.testing.synth import PageSpec, make_page
@@ -186,3 +188,14 @@ def test_a_slash_without_a_partner_is_no_candidate(mnist):
 
     assert slashes("12/05/2019") >= 2
     assert slashes("12/05 2019") == 0
+
+
+@pytest.mark.parametrize(("height", "dash"), [(6, True), (10, True), (18, False)])
+def test_a_dash_is_one_strokes_width_thick(height, dash):
+    # A bar 40 px long at mid-height between digits 50 px tall (pen 5 px): a dash when
+    # thin, not when it is as thick as two small zeros side by side.
+    band = Band(top=100.0, bottom=150.0, before=True, after=True)
+    mask = np.ones((height, 40), bool)
+    blob = Blob(200, 125 - height // 2, 40, height, mask)
+    char, confidence = separator_of(blob, signed_lean(mask), band, 0.0, PEN)
+    assert (char == "-" and confidence > 0.5) is dash, (char, confidence)
