@@ -344,6 +344,9 @@ def choose(proposal: Proposal, labels: np.ndarray, confidences: np.ndarray) -> R
                 tried, total = read_line(line_start, line_stop, digit_scores(left_out),
                                          line_separator_scores)
                 tries.append((not (slash_doubts(tried) - left_out), total, left_out, tried))
+            if (not any(settled for settled, *_ in tries) and len(doubtful) % 2 == 0
+                    and not proposal.separator_dated[list(doubtful)].any()):
+                break  # a pair sure by its own lean stays, in a date whose digits are misread
             _, _, dropped, read = max(tries, key=lambda attempt: attempt[:2])
         for kind, index in read:
             if kind == "digit":

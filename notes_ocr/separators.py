@@ -284,7 +284,9 @@ def with_date_slashes(line: list[Blob], height: float, found: list[SeparatorCand
                 continue
             confidence = pair_confidence.pop(candidate.first)
             if confidence > candidate.confidence:
-                candidate = replace(candidate, confidence=confidence, dated=True)
+                # A slash less likely than not by its own lean is one only as the pair's.
+                candidate = replace(candidate, confidence=confidence,
+                                    dated=candidate.confidence < 0.5)
         out.append(candidate)
     out.extend(SeparatorCandidate(i, i + 1, "/", confidence, line[i], dated=True)
                for i, confidence in pair_confidence.items())

@@ -11,7 +11,13 @@ from notes_ocr.decode import is_date
 from notes_ocr.layout import group_lines, place_separators
 from notes_ocr.pipeline import Scanner, prepare
 from notes_ocr.segment import Blob
-from notes_ocr.separators import Band, separator_of, signed_lean
+from notes_ocr.separators import (
+    Band,
+    SeparatorCandidate,
+    separator_of,
+    signed_lean,
+    with_date_slashes,
+)
 from notes_ocr.sources import PageImage
 from notes_ocr.testing.metrics import SeparatorScore
 from notes_ocr.testing.synth import PageSpec, make_page
@@ -199,3 +205,17 @@ def test_a_dash_is_one_strokes_width_thick(height, dash):
     blob = Blob(200, 125 - height // 2, 40, height, mask)
     char, confidence = separator_of(blob, signed_lean(mask), band, 0.0, PEN)
     assert (char == "-" and confidence > 0.5) is dash, (char, confidence)
+
+
+@pytest.mark.parametrize(("own", "dated"), [(0.9, False), (0.2, True)])
+def test_a_slash_sure_by_its_own_lean_is_not_only_a_dates(own, dated):
+    # Two slash-shaped strokes a digit apart (line height 50), leaning 10 degrees beyond
+    # the writer: the pair makes each sure. One already likely by its own lean needs no
+    # date around it; one that is a slash only as the pair's does.
+    line = [Blob(x, 100, 20, 50, np.ones((50, 20), bool), source=x) for x in (0, 40, 80, 120)]
+    found = [SeparatorCandidate(1, 2, "/", own, line[1])]
+    strokes = [(1, 1.0, 10.0), (3, 1.0, 10.0)]
+    out = {candidate.first: candidate for candidate in with_date_slashes(line, 50.0, found,
+                                                                          strokes)}
+    assert out[1].confidence == 1.0 and out[1].dated is dated
+    assert out[3].confidence == 1.0 and out[3].dated
