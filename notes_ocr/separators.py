@@ -81,17 +81,22 @@ def band_of(line: list[Blob], first: int, last: int, height: float,
     x0 = min(piece.x for piece in line[first:last])
     x1 = max(piece.x + piece.w for piece in line[first:last])
     near = NEAR * height
+
+    def tall(blob: Blob) -> bool:
+        top, bottom = extents[blob.source]
+        return TALL * height <= bottom - top <= TALLEST * height
+
     left = right = None
     for other in reversed(line[:first]):
         if other.x + other.w < x0 - near:
             break
-        if TALL * height <= other.h <= TALLEST * height and other.x < x0:
+        if tall(other) and other.x < x0:
             left = other
             break
     for other in line[last:]:
         if other.x > x1 + near:
             break
-        if TALL * height <= other.h <= TALLEST * height and other.x + other.w > x1:
+        if tall(other) and other.x + other.w > x1:
             right = other
             break
     neighbours = [extents[blob.source] for blob in (left, right) if blob is not None]
