@@ -14,6 +14,8 @@ from notes_ocr.segment import Blob
 from notes_ocr.separators import (
     Band,
     SeparatorCandidate,
+    band_of,
+    blob_extents,
     separator_of,
     signed_lean,
     with_date_slashes,
@@ -219,3 +221,16 @@ def test_a_slash_sure_by_its_own_lean_is_not_only_a_dates(own, dated):
                                                                           strokes)}
     assert out[1].confidence == 1.0 and out[1].dated is dated
     assert out[3].confidence == 1.0 and out[3].dated
+
+
+def test_a_digit_cut_into_short_pieces_stands_beside_a_separator():
+    # A digit segmentation cut into two pieces, each half its height, is one tall
+    # neighbour: the separator after it has a digit before it.
+    def piece(x: int, y: int, h: int, source: int) -> Blob:
+        return Blob(x, y, 10, h, np.ones((h, 10), bool), source=source)
+
+    line = [piece(0, 100, 25, 0), piece(10, 125, 25, 0), piece(30, 140, 8, 1),
+            piece(50, 100, 50, 2)]
+    band = band_of(line, 2, 3, 50.0, blob_extents(line))
+    assert band is not None and band.before and band.after
+    assert (band.top, band.bottom) == (100.0, 150.0)
