@@ -344,8 +344,9 @@ def choose(proposal: Proposal, labels: np.ndarray, confidences: np.ndarray) -> R
                 tried, total = read_line(line_start, line_stop, digit_scores(left_out),
                                          line_separator_scores)
                 tries.append((not (slash_doubts(tried) - left_out), total, left_out, tried))
-            if (not any(settled for settled, *_ in tries) and len(doubtful) % 2 == 0
-                    and not proposal.separator_dated[list(doubtful)].any()):
+            if (not any(settled for settled, *_ in tries)
+                    and not proposal.separator_dated[list(doubtful)].any()
+                    and in_a_misread_date(proposal, labels, read, doubtful)):
                 break  # a pair sure by its own lean stays, in a date whose digits are misread
             _, _, dropped, read = max(tries, key=lambda attempt: attempt[:2])
         for kind, index in read:
@@ -357,36 +358,51 @@ def choose(proposal: Proposal, labels: np.ndarray, confidences: np.ndarray) -> R
     return Reading(np.array(digits, int), np.array(separators, int), np.array(after, int))
 
 
-def not_in_dates(proposal: Proposal, labels: np.ndarray,
-                 read: list[tuple[str, int]]) -> set[int]:
-    """The slashes of a line's reading that stand in no date.
-
-    A date is a number of three parts parted by two slashes, a day and a month and a year
-    of two or four digits, or a year of four digits first; a number ends at a gap wider
-    than DATE_GAP digit heights. A slash read as one of a date's pair stands only where the
-    day and month are ones (either order): the others may stand in a date misread.
-    """
-    slashes = [index for kind, index in read
-               if kind == "separator" and proposal.separator_char[index] == "/"]
-    if not slashes:
-        return set()
+def slashed_numbers(proposal: Proposal, labels: np.ndarray,
+                    read: list[tuple[str, int]]) -> list[tuple[str, set[int]]]:
+    """The numbers of a line's reading that hold slashes: each one's text and its slashes.
+    A number ends at a gap wider than DATE_GAP digit heights."""
+    if not any(kind == "separator" and proposal.separator_char[index] == "/"
+               for kind, index in read):
+        return []
     boxes = np.array([(proposal.boxes if kind == "digit" else proposal.separator_boxes)[index]
                       for kind, index in read])
     height = float(np.median(boxes[:, 3]))
     gaps = boxes[1:, 0] - (boxes[:-1, 0] + boxes[:-1, 2])
     ends = [0, *(np.flatnonzero(gaps > DATE_GAP * height) + 1).tolist(), len(read)]
-    out = set()
+    numbers = []
     for first, stop in itertools.pairwise(ends):
         number = read[first:stop]
-        here = {index for kind, index in number if kind == "separator"} & set(slashes)
-        if not here:
-            continue
-        text = "".join(str(labels[index]) if kind == "digit" else proposal.separator_char[index]
-                       for kind, index in number)
-        dated = any(proposal.separator_dated[index] for index in here)
-        if not is_date(text, check_values=dated):
-            out |= here
+        slashes = {index for kind, index in number
+                   if kind == "separator" and proposal.separator_char[index] == "/"}
+        if slashes:
+            numbers.append(("".join(str(labels[index]) if kind == "digit"
+                                    else proposal.separator_char[index]
+                                    for kind, index in number), slashes))
+    return numbers
+
+
+def not_in_dates(proposal: Proposal, labels: np.ndarray,
+                 read: list[tuple[str, int]]) -> set[int]:
+    """The slashes of a line's reading that stand in no date (``is_date``).
+
+    A slash read as one of a date's pair stands only where the day and month are ones
+    (either order): the others may stand in a date misread.
+    """
+    out = set()
+    for text, slashes in slashed_numbers(proposal, labels, read):
+        if not is_date(text, check_values=proposal.separator_dated[list(slashes)].any()):
+            out |= slashes
     return out
+
+
+def in_a_misread_date(proposal: Proposal, labels: np.ndarray, read: list[tuple[str, int]],
+                      slashes: set[int]) -> bool:
+    """Whether ``slashes`` are the two of one number of three parts of digits: a date,
+    whatever its digits were read as."""
+    return any(here == slashes and len(parts := text.split("/")) == 3
+               and all(part.isdigit() for part in parts)
+               for text, here in slashed_numbers(proposal, labels, read))
 
 
 def is_date(text: str, check_values: bool = True) -> bool:

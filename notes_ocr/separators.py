@@ -40,7 +40,7 @@ MAX_SLASH_LEAN = 65.0
 # decoder keeps them only where the digits around them make a date.
 MIN_DATE_LEAN = 0.0
 DATE_LEAN = 8.0
-PAIR_GAP = (0.3, 2.5)
+PAIR_GAP = (0.3, 3.0)
 
 
 @dataclass(frozen=True)
