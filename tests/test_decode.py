@@ -316,3 +316,34 @@ def test_a_rejected_digit_is_replaced_by_its_best_cut_only_where_that_reads_bett
     slash = recut_of([1, 1], [[5.0, 5.0], [45.0, 5.0]])
     read = decode.apply_recuts(chosen, slash, labels, np.array([0.3, 0.2, 0.97, 0.95]))
     assert read[0].tolist() == [7, 0, 2]
+
+
+def test_slashes_stand_in_dates():
+    # 18/03/20178: a date whose year is misread. Its two slashes, sure by their own lean,
+    # stay; slashes that are a date's only as a pair (dated) need a real date around them.
+    text = "18X03X20178"
+    runs = [(i, i + 1) for i in range(len(text))]
+    proposal = proposal_of(list(range(len(text))), [False] * len(text), runs)
+    boxes = np.array([(20 * i, 0, 15, 40) for i in range(len(text))])
+    slashes = [i for i, char in enumerate(text) if char == "X"]
+    labels = np.array([1 if char == "X" else int(char) for char in text])
+    confidences = np.full(len(text), 0.99)
+
+    def read(dated: bool) -> str:
+        with_slashes = Proposal(**{
+            **proposal.__dict__, "boxes": boxes,
+            "separator_start": np.array(slashes), "separator_stop": np.array(slashes) + 1,
+            "separator_char": np.array(["/", "/"]),
+            "separator_confidence": np.array([0.9, 0.9]),
+            "separator_boxes": boxes[slashes], "separator_dated": np.array([dated, dated]),
+            "pieces": tuple(Blob(*box, np.ones((40, 15), bool), source=i)
+                            for i, box in enumerate(boxes.tolist())),
+        })
+        reading = choose(with_slashes, labels, confidences)
+        chars = [str(labels[c]) for c in reading.digits]
+        for s, after in reversed(list(zip(reading.separators, reading.after, strict=True))):
+            chars.insert(after, str(with_slashes.separator_char[s]))
+        return "".join(chars)
+
+    assert read(dated=False) == "18/03/20178"
+    assert read(dated=True) == "18103120178"
