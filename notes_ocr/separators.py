@@ -22,6 +22,8 @@ from notes_ocr.segment import Blob, join
 SEPARATORS = "/-.,:"
 # Those that may end a number (``12.``, ``5,-``); the others stand between two digits.
 TRAILING = ".,-"
+# Those that may touch a digit's ink (see ``line_separators``).
+TOUCHING = "-:"
 # Neighbouring digits are pieces at least this many line heights tall (and at most
 # TALLEST): a separator is told by the digits either side of it.
 TALL = 0.6
@@ -225,8 +227,9 @@ def line_separators(line: list[Blob], height: float, pen: float) -> list[Separat
     colon's dots, a dash cut in two), that could be a separator, with how sure that is;
     ``height`` is the line's digit height and ``pen`` its strokes' width, px.
 
-    Only a dash may touch a digit (segmentation then cuts it off, or in two): it runs
-    across to its neighbours at mid-height, where dots and slashes stand clear of them.
+    Only a dash or a colon may touch a digit (segmentation then cuts it off, or in two): a
+    dash runs across to its neighbours at mid-height, and two stacked dots are no piece
+    of a digit. A lone dot or a slash cut off a digit may well be the end of its stroke.
     """
     axes = [signed_lean(piece.mask) for piece in line]
     # The lean of the line's digits: the median of its tall pieces' main axes, which a
@@ -254,7 +257,7 @@ def line_separators(line: list[Blob], height: float, pen: float) -> list[Separat
             touching = ((first > 0 and line[first - 1].source == run[0].source)
                         or (last < len(line) and line[last].source == run[-1].source)
                         or (len(run) == 2 and run[1].source == run[0].source))
-            if confidence > 0 and (char == "-" or not touching):
+            if confidence > 0 and (char in TOUCHING or not touching):
                 out.append(SeparatorCandidate(first, last, char, confidence, blob))
             if len(run) == 1 and not touching and band.before and band.after and (
                     shape := slash_shape(blob, axis, band)) > 0:

@@ -16,6 +16,7 @@ from notes_ocr.separators import (
     SeparatorCandidate,
     band_of,
     blob_extents,
+    line_separators,
     separator_of,
     signed_lean,
     with_date_slashes,
@@ -234,3 +235,16 @@ def test_a_digit_cut_into_short_pieces_stands_beside_a_separator():
     band = band_of(line, 2, 3, 50.0, blob_extents(line))
     assert band is not None and band.before and band.after
     assert (band.top, band.bottom) == (100.0, 150.0)
+
+
+def test_a_colon_touching_the_digit_after_it_is_a_colon_candidate():
+    # Segmentation cut the colon off the 3 it touches (one source): two stacked dots are
+    # no piece of a digit, so it stays a candidate, where a lone dot cut off would not.
+    digit = np.ones((50, 20), bool)
+    colon = np.zeros((30, 8), bool)
+    colon[:8], colon[-8:] = True, True
+    line = [Blob(0, 100, 20, 50, digit, source=0), Blob(30, 100, 20, 50, digit, source=1),
+            Blob(60, 118, 8, 30, colon, source=2), Blob(68, 100, 20, 50, digit, source=2),
+            Blob(98, 100, 20, 50, digit, source=3)]
+    found = [(c.first, c.char) for c in line_separators(line, 50.0, 8.0) if c.confidence > 0.5]
+    assert (2, ":") in found
