@@ -54,6 +54,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+import benchmarks.pages as page_benchmark
 from benchmarks.pages import FAMILIES, HERE, build_pages
 from notes_ocr.testing import synth
 
@@ -119,20 +120,13 @@ def jpeg_spec(rng: np.random.Generator, kind: str, number: int) -> synth.PageSpe
 
 
 def _render_jpeg(job: tuple[Path, str, int, int]) -> None:
+    """Write one page; ``job`` is (folder, kind, seed, page number). Runs in a worker that
+    ``benchmarks.pages._load_digits`` started."""
     folder, kind, seed, number = job
     spec = jpeg_spec(np.random.default_rng([seed, number]), kind, number)
-    page = synth.make_page(spec, _MNIST.x_test, _MNIST.y_test)
+    mnist = page_benchmark._MNIST
+    page = synth.make_page(spec, mnist.x_test, mnist.y_test)
     synth.write_page(page, folder / f"{kind}_{number:03d}.jpg", jpeg_quality=spec.jpeg_quality)
-
-
-_MNIST = None
-
-
-def _load_digits() -> None:
-    global _MNIST
-    from notes_ocr.mnist import load_mnist
-
-    _MNIST = load_mnist()
 
 
 def build_jpeg_folder(cache: Path, name: str, kinds: tuple[str, ...], count: int,
@@ -146,7 +140,7 @@ def build_jpeg_folder(cache: Path, name: str, kinds: tuple[str, ...], count: int
         return folder
     folder.mkdir(parents=True, exist_ok=True)
     jobs = [(folder, kinds[n % len(kinds)], seed, n) for n in range(count)]
-    with Pool(min(2, os.cpu_count() or 1), initializer=_load_digits) as pool:
+    with Pool(min(2, os.cpu_count() or 1), initializer=page_benchmark._load_digits) as pool:
         list(pool.imap_unordered(_render_jpeg, jobs))
     (folder / ".done").write_text("")
     return folder
