@@ -159,11 +159,12 @@ def tesseract_lines(text: str) -> list[str]:
     return [line for line in lines if line]
 
 
-def _tesseract_page(job: tuple[Path, int]) -> tuple[str, int, list[str], float]:
-    """Read one page with Tesseract in mode ``psm``: (file name, psm, lines, seconds)."""
-    path, psm = job
+def _tesseract_page(job: tuple[Path, int, str]) -> tuple[str, int, list[str], float]:
+    """Read one page with Tesseract in mode ``psm``, only the characters of ``whitelist``:
+    (file name, psm, lines, seconds)."""
+    path, psm, whitelist = job
     command = ["tesseract", str(path), "stdout", "--psm", str(psm),
-               "-c", f"tessedit_char_whitelist={TESSERACT_WHITELIST}"]  # fmt: skip
+               "-c", f"tessedit_char_whitelist={whitelist}"]  # fmt: skip
     # One thread each: the pages are already read two at a time.
     env = {**os.environ, "OMP_THREAD_LIMIT": "1"}
     start = time.perf_counter()
@@ -181,16 +182,18 @@ def tesseract_version() -> str:
 
 
 def run_tesseract(
-    folder: Path, names: list[str]
+    folder: Path, names: list[str], whitelist: str = TESSERACT_WHITELIST,
+    psms: tuple[int, ...] = TESSERACT_PSMS,
 ) -> tuple[dict[int, dict[str, list[str]]], dict[int, float], float]:
-    """Read every page with every mode in `TESSERACT_PSMS`.
+    """Read every page with every mode in ``psms``, only the characters of ``whitelist``
+    (digits and the space by default).
 
     Returns the lines per mode and file, the summed per-page seconds per mode (one page at a
     time, start-up included, as our figure is) and the wall time of the whole sweep.
     """
-    read: dict[int, dict[str, list[str]]] = {psm: {} for psm in TESSERACT_PSMS}
-    seconds = dict.fromkeys(TESSERACT_PSMS, 0.0)
-    jobs = [(folder / name, psm) for psm in TESSERACT_PSMS for name in names]
+    read: dict[int, dict[str, list[str]]] = {psm: {} for psm in psms}
+    seconds = dict.fromkeys(psms, 0.0)
+    jobs = [(folder / name, psm, whitelist) for psm in psms for name in names]
     start = time.perf_counter()
     # Each job is a tesseract process of its own; threads are enough to keep two going.
     with ThreadPool(WORKERS) as pool:

@@ -36,13 +36,13 @@ import sys
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
-from multiprocessing.pool import ThreadPool
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from benchmarks.pages import WORKERS, _tesseract_page, scan_folder, tesseract_version
+import benchmarks.pages as page_benchmark
+from benchmarks.pages import scan_folder, tesseract_version
 from notes_ocr.normalize import normalize_blob
 from notes_ocr.recognizer import Recognizer
 from notes_ocr.testing.metrics import Score, align, levenshtein, total
@@ -138,13 +138,9 @@ def run_notes_ocr(folder: Path, model: Path | None = None) -> SourceResult:
 def run_tesseract(folder: Path, truth: dict[str, list[str]]) -> SourceResult:
     """Every image in every mode of TESSERACT_PSMS; the mode with the fewest digit errors
     over the whole source is kept (one choice for all its images, not one per image)."""
-    jobs = [(folder / name, psm) for psm in TESSERACT_PSMS for name in truth]
-    read: dict[int, dict[str, Reading]] = defaultdict(dict)
-    seconds: dict[int, float] = defaultdict(float)
-    with ThreadPool(WORKERS) as pool:
-        for name, psm, lines, elapsed in pool.imap_unordered(_tesseract_page, jobs):
-            read[psm][name] = Reading(digit_lines(lines))
-            seconds[psm] += elapsed
+    lines, seconds, _ = page_benchmark.run_tesseract(folder, list(truth), psms=TESSERACT_PSMS)
+    read = {psm: {name: Reading(digit_lines(found)) for name, found in lines[psm].items()}
+            for psm in TESSERACT_PSMS}
     errors = {psm: total(score_pages(truth, read[psm]).values()).digit_errors
               for psm in TESSERACT_PSMS}
     best = min(TESSERACT_PSMS, key=lambda psm: (errors[psm], psm))

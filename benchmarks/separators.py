@@ -15,31 +15,29 @@ the digit error (digits alone), exact lines, and the separators' recall and prec
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
-import os
 import shutil
-import subprocess
 import sys
 import time
 from dataclasses import replace
 from multiprocessing import Pool
-from multiprocessing.pool import ThreadPool
 from pathlib import Path
 
 import numpy as np
 
+import benchmarks.pages as page_benchmark
 from benchmarks.pages import (
     FAMILIES,
     INSTALL_TESSERACT,
     TESSERACT_PSMS,
     WORKERS,
     family_spec,
-    scan_folder,
-    tesseract_lines,
+    page_scores,
+    run_notes_ocr,
+    run_tesseract,
+    set_folder,
     tesseract_version,
 )
-from notes_ocr.testing import synth
 from notes_ocr.testing.metrics import SEPARATORS, Score, SeparatorScore, total
 from notes_ocr.testing.synth import make_page, write_page
 
@@ -47,60 +45,39 @@ CACHE = Path(__file__).resolve().parent / ".cache" / "separators"
 WHITELIST = "0123456789" + SEPARATORS + " "
 TRUTH_NAME = "truth.json"
 
-_MNIST = None
-
-
-def _load_digits() -> None:
-    global _MNIST
-    from notes_ocr.mnist import load_mnist
-
-    _MNIST = load_mnist()
-
 
 def _render(job: tuple[Path, int, int, int]) -> tuple[str, list[str]]:
-    """Write one page; ``job`` is (folder, seed, family index, page number)."""
+    """Write one page; ``job`` is (folder, seed, family index, page number). Runs in a worker
+    that ``benchmarks.pages._load_digits`` started."""
     folder, seed, family_index, number = job
     family = FAMILIES[family_index]
     spec = family_spec(np.random.default_rng([seed, family_index, number]), family, number)
-    page = make_page(replace(spec, separators=True), _MNIST.x_test, _MNIST.y_test)
+    mnist = page_benchmark._MNIST
+    page = make_page(replace(spec, separators=True), mnist.x_test, mnist.y_test)
     name = f"{family}_{number:03d}" + (".jpg" if spec.jpeg_quality else ".png")
     write_page(page, folder / name, jpeg_quality=spec.jpeg_quality or 95)
     return name, page.lines
 
 
 def build_pages(cache: Path, per_family: int, seed: int) -> tuple[Path, dict[str, list[str]]]:
-    """The page set (written once, in a folder named by the generator's source) and each
-    file's truth lines."""
-    digest = hashlib.sha256(Path(synth.__file__).read_bytes())
-    digest.update(repr((FAMILIES, per_family, seed)).encode())
-    folder = cache / f"set-{per_family}-{digest.hexdigest()[:10]}"
+    """The page set (written once, in a folder named by the generator's source,
+    ``benchmarks.pages.set_folder``) and each file's truth lines."""
+    folder = set_folder(cache, per_family, seed)
     truth_file = folder / TRUTH_NAME
     if truth_file.exists():
         return folder, json.loads(truth_file.read_text())
     folder.mkdir(parents=True, exist_ok=True)
     jobs = [(folder, seed, f, n) for f in range(len(FAMILIES)) for n in range(per_family)]
-    with Pool(WORKERS, initializer=_load_digits) as pool:
+    with Pool(WORKERS, initializer=page_benchmark._load_digits) as pool:
         truth = dict(pool.imap(_render, jobs))
     truth_file.write_text(json.dumps(truth, indent=1))
     return folder, truth
 
 
-def _tesseract_page(job: tuple[Path, int]) -> tuple[str, int, list[str]]:
-    path, psm = job
-    command = ["tesseract", str(path), "stdout", "--psm", str(psm),
-               "-c", f"tessedit_char_whitelist={WHITELIST}"]  # fmt: skip
-    env = {**os.environ, "OMP_THREAD_LIMIT": "1"}
-    result = subprocess.run(command, capture_output=True, text=True, check=False, env=env)
-    return path.name, psm, tesseract_lines(result.stdout) if result.returncode == 0 else []
-
-
-def run_tesseract(folder: Path, truth: dict[str, list[str]]) -> tuple[int, dict[str, list[str]]]:
-    """Every page in every mode; the mode with the lowest character error over the set."""
-    read: dict[int, dict[str, list[str]]] = {psm: {} for psm in TESSERACT_PSMS}
-    with ThreadPool(WORKERS) as pool:
-        jobs = [(folder / name, psm) for psm in TESSERACT_PSMS for name in truth]
-        for name, psm, lines in pool.imap_unordered(_tesseract_page, jobs):
-            read[psm][name] = lines
+def best_tesseract(folder: Path, truth: dict[str, list[str]]) -> tuple[int, dict[str, list[str]]]:
+    """Every page in every mode (``benchmarks.pages.run_tesseract``, digits, separators and
+    the space whitelisted); the mode with the lowest character error over the set."""
+    read, _, _ = run_tesseract(folder, list(truth), WHITELIST)
     cer = {psm: scores(truth, read[psm])[0].cer for psm in TESSERACT_PSMS}
     best = min(TESSERACT_PSMS, key=lambda psm: (cer[psm], psm))
     return best, read[best]
@@ -109,13 +86,10 @@ def run_tesseract(folder: Path, truth: dict[str, list[str]]) -> tuple[int, dict[
 def scores(truth: dict[str, list[str]], read: dict[str, list[str]]
            ) -> tuple[Score, SeparatorScore]:
     """The set's scores: characters (separators counted), digits and lines; separators."""
-    pages, separators = [], SeparatorScore()
+    separators = SeparatorScore()
     for name, lines in truth.items():
-        page = Score()
-        page.add(read.get(name, []), lines)
-        pages.append(page)
         separators.add(read.get(name, []), lines)
-    return total(pages), separators
+    return total(page_scores(truth, read).values()), separators
 
 
 def row(tool: str, score: Score, separators: SeparatorScore, rate: float) -> str:
@@ -140,8 +114,7 @@ def main(argv: list[str] | None = None) -> None:
     print("| tool | pages | CER, separators counted | digit error | exact lines | "
           "separator recall | separator precision | pages/s |")
     print("|---|---|---|---|---|---|---|---|")
-    records, seconds = scan_folder(folder)
-    ours = {Path(r["source"]).name: [line["text"] for line in r["lines"]] for r in records}
+    ours, seconds = run_notes_ocr(folder)
     score, separators = scores(truth, ours)
     print(row("notes-ocr", score, separators, len(truth) / seconds), flush=True)
     numbers = {"notes-ocr": {"cer": score.cer, "digit_error": score.digit_error_rate,
@@ -153,7 +126,7 @@ def main(argv: list[str] | None = None) -> None:
             print(f"\nTesseract is not installed ({INSTALL_TESSERACT}): left out")
         else:
             started = time.perf_counter()
-            psm, theirs = run_tesseract(folder, truth)
+            psm, theirs = best_tesseract(folder, truth)
             rate = len(truth) * len(TESSERACT_PSMS) / (time.perf_counter() - started)
             score, separators = scores(truth, theirs)
             print(row(f"Tesseract {tesseract_version()} (psm {psm})", score, separators,

@@ -167,22 +167,25 @@ def place_separators(boxes: np.ndarray, lines: list[list[list[int]]],
     """
     boxes = np.asarray(boxes, dtype=float).reshape(-1, 4)
     separator_boxes = np.asarray(separator_boxes, dtype=float).reshape(-1, 4)
-    spacing = usual_gap(np.concatenate(
-        [np.zeros(0)] + [gaps(boxes, [i for group in line for i in group]) for line in lines]))
     lines = [[list(group) for group in line] for line in lines]
+    digits = [[i for group in line for i in group] for line in lines]
+    line_gaps = [gaps(boxes, line) for line in digits]
+    spacing = usual_gap(np.concatenate([np.zeros(0), *line_gaps]))
+    thresholds = [group_gap(between, spacing) for between in line_gaps]
+    heights = [float(np.median(boxes[line, 3])) for line in digits]
+    where = {i: (number, g) for number, line in enumerate(lines)  # each digit's group
+             for g, group in enumerate(line) for i in group}
     for s in np.argsort(after, kind="stable")[::-1]:  # right to left: the digits stay put
-        left = int(after[s]) - 1
-        number, g = next((number, g) for number, line in enumerate(lines)
-                         for g, group in enumerate(line) if left in group)
-        line = lines[number]
-        line[g].insert(line[g].index(left) + 1, len(boxes) + int(s))
-        if line[g][-1] != len(boxes) + s or g + 1 == len(line):
+        number, g = where[int(after[s]) - 1]
+        line, separator = lines[number], len(boxes) + int(s)
+        line[g].insert(line[g].index(int(after[s]) - 1) + 1, separator)
+        if line[g][-1] != separator or g + 1 == len(line):
             continue
-        digits = [i for group in line for i in group if i < len(boxes)]
-        height = float(np.median(boxes[digits, 3]))
+        height = heights[number]
         x, _, w, _ = boxes[line[g + 1][0]]
         cell_left = x + w / 2 - max(w / 2, NARROW_CELL * height / 2)
         x, _, w, _ = separator_boxes[s]
-        if (cell_left - (x + w)) / height <= group_gap(gaps(boxes, digits), spacing):
+        if (cell_left - (x + w)) / height <= thresholds[number]:
             line[g].extend(line.pop(g + 1))
+            where.update((i, (number, h)) for h in range(g, len(line)) for i in line[h])
     return lines
