@@ -53,6 +53,16 @@ MAX_ENLARGE = 1.6
 # The digits' height is measured on the page first shrunk this much (a quarter of the
 # pixels), to choose the scale the page is worked at.
 PILOT_SCALE = 0.5
+# The page at its working size is cleaned and labelled only in the box around the pilot's
+# writing (its components at least WRITING_LEAST typical digit heights across), widened by
+# WRITING_MARGIN digit heights each way: what lies further from any digit is no separator
+# and no digit. Blank paper is most of a page of notes, and each full-size stage costs
+# time in proportion to its pixels.
+WRITING_LEAST = 0.3
+WRITING_MARGIN = 2.0
+# Where the box holds more than this share of the page (a field the digits fill), it is not
+# worth the cut.
+WRITING_MOST = 0.8
 
 # A page whose shorter side, brought down to the working size, is under this many
 # pixels holds no digit that could be read, and segmentation's filters need more than that.
@@ -553,6 +563,8 @@ def segment_page(grey: np.ndarray) -> Segmentation:
     pilot = clean_darkness(work, PILOT_SCALE)
     _, stats, _ = label_ink(pilot.darkness)
     digit_height = typical_height(stats, pilot.darkness.shape) / PILOT_SCALE
+    writing = writing_corners(stats, pilot.darkness.shape, digit_height * PILOT_SCALE,
+                              pilot.to_work)
     sheet = pilot.sheet
     if 0 < digit_height < SMALL_DIGIT:
         # Enlarging a small field costs little: only a large page is held to MAX_ENLARGE.
@@ -562,12 +574,57 @@ def segment_page(grey: np.ndarray) -> Segmentation:
         scale *= enlarge
         digit_height *= enlarge
         sheet = None if sheet is None else sheet.scaled(enlarge)
-    page = clean_darkness(work, 1.0, sheet, pilot.skew, pilot.paper, digit_height)
+        writing = None  # the pilot is too coarse to tell where such small writing is
+    page = clean_darkness(work, 1.0, sheet, pilot.skew, pilot.paper, digit_height, writing)
     pieces, digit_height = pieces_of(*label_ink(page.darkness))
     to_work = page.to_work @ np.diag([scale, scale, 1.0])
     pieces = [piece for piece, edge in zip(pieces, along_an_edge(pieces, to_work, grey.shape),
                                            strict=True) if not edge]
     return Segmentation(pieces, digit_height, to_work=to_work, skew_degrees=page.skew)
+
+
+def writing_corners(stats: np.ndarray, shape: tuple[int, ...], digit_height: float,
+                    to_work: np.ndarray) -> np.ndarray | None:
+    """The corners (4, 2) on the page as given of the box around the writing that
+    ``label_ink``'s ``stats`` find on a working page of ``shape`` (which ``to_work`` maps the
+    page to): its components at least WRITING_LEAST digit heights across, no specks (with
+    what the pilot left of any line: a digit may touch a field's baseline). None when there
+    are none."""
+    if digit_height <= 0:
+        return None
+    x, y, w, h = stats[1:, :4].T
+    # Faint strokes the pilot found no strong pixel in may be ink at the full size.
+    writing = np.maximum(w, h) >= WRITING_LEAST * digit_height
+    if not writing.any():
+        return None
+    left, top = x[writing].min(), y[writing].min()
+    right, bottom = (x + w)[writing].max(), (y + h)[writing].max()
+    corners = np.array([[left, top], [right, top], [left, bottom], [right, bottom]], np.float64)
+    return cv2.perspectiveTransform(corners.reshape(1, -1, 2),
+                                    np.linalg.inv(to_work)).reshape(-1, 2)
+
+
+def around_writing(darkness: np.ndarray, to_work: np.ndarray, writing: np.ndarray,
+                   digit_height: float, lengths: tuple[int, int]
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """``darkness`` cut to the box around the ``writing``'s corners (page coordinates, which
+    ``to_work`` maps to ``darkness``) widened by WRITING_MARGIN digit heights, and at least
+    the rulings' ``lengths`` (horizontal, vertical) and a margin each way, so that the
+    rulings are still found in it; with ``to_work`` shifted to match. Unchanged where that
+    box holds more than WRITING_MOST of the page."""
+    height, width = darkness.shape
+    mapped = cv2.perspectiveTransform(writing.reshape(1, -1, 2), to_work).reshape(-1, 2)
+    margin = WRITING_MARGIN * digit_height
+    low, high = mapped.min(axis=0) - margin, mapped.max(axis=0) + margin
+    grow = np.maximum(0.0, np.add(lengths, 2 * margin) - (high - low)) / 2
+    # Cut at multiples of RULING_STEP, so the rulings are found on the same blocks of
+    # pixels as on the whole page.
+    left, top = np.maximum(0, np.floor(low - grow)).astype(int) // RULING_STEP * RULING_STEP
+    right, bottom = np.minimum([width, height], np.ceil(high + grow)).astype(int)
+    if (right - left) * (bottom - top) > WRITING_MOST * width * height:
+        return darkness, to_work
+    shift = np.array([[1.0, 0.0, -left], [0.0, 1.0, -top], [0.0, 0.0, 1.0]])
+    return darkness[top:bottom, left:right], shift @ to_work
 
 
 def resized(image: np.ndarray, scale: float) -> np.ndarray:
@@ -597,6 +654,7 @@ def clean_darkness(
     skew: float | None = None,
     paper: np.ndarray | None = None,
     digit_height: float = 0.0,
+    writing: np.ndarray | None = None,
 ) -> CleanPage:
     """``grey`` resized by ``scale``, flattened, deskewed, as darkness without rulings.
 
@@ -621,7 +679,10 @@ def clean_darkness(
     to_work = np.vstack([rotation, [0, 0, 1]]) @ to_work
     # No digit is taller than an eighth of the largest working page.
     longest = scale * WORK_SIDE / 8
-    darkness = remove_rulings(darkness, ruling_lengths(darkness.shape, digit_height, longest))
+    lengths = ruling_lengths(darkness.shape, digit_height, longest)
+    if writing is not None and digit_height > 0:
+        darkness, to_work = around_writing(darkness, to_work, writing, digit_height, lengths)
+    darkness = remove_rulings(darkness, lengths)
     return CleanPage(darkness, to_work, sheet, skew, paper)
 
 

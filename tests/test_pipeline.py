@@ -96,6 +96,49 @@ def test_rulings_are_taken_out_to_the_edges_of_a_page_of_any_size():
     assert clean[180:215, 100:104].min() > 200  # the stroke stays whole where it crosses
 
 
+def test_only_the_box_around_the_writing_is_worked_at_full_size(mnist, monkeypatch):
+    # Two lines of numbers on a ruled A5 page: the full-size stages see the box around
+    # them and the rulings' length, and find the same pieces as on the whole page.
+    page = make_page(PageSpec(paper="ruled", margin_line=True, n_lines=2, seed=21),
+                     mnist.x_test, mnist.y_test)
+    grey = to_grey(page.image)
+
+    def pieces_on_page(found: segment.Segmentation) -> list[tuple[int, int, int, int]]:
+        boxes = np.array([piece.box for piece in found.pieces])
+        left, top, right, bottom = segment.on_page(boxes, found.to_work)
+        return sorted(zip(*(np.rint(edge).astype(int) for edge in (left, top, right, bottom)),
+                          strict=True))
+
+    cut = segment_page(grey)
+    monkeypatch.setattr(segment, "WRITING_LEAST", np.inf)  # nothing is writing: no cut
+    whole = segment_page(grey)
+    shift = (cut.to_work @ np.linalg.inv(whole.to_work))[:2, 2]
+    assert (shift < -cut.digit_height).any()  # the working page starts past a margin
+    assert len(cut.pieces) == len(whole.pieces) > 0
+    for a, b in zip(pieces_on_page(cut), pieces_on_page(whole), strict=True):
+        assert np.abs(np.subtract(a, b)).max() <= 2
+    assert [line.text for line in scan(page.image)[0].lines] == page.lines
+
+
+def test_the_box_around_short_writing_still_holds_a_ruling_long():
+    darkness = np.zeros((1000, 800), np.uint8)
+    darkness[[300, 400], :] = 120  # rulings
+    darkness[350:390, 500:504] = 230  # a 1 on the page
+    writing = np.array([[500, 350], [504, 350], [500, 390], [504, 390]], np.float64)
+    lengths = (240, 240)
+    cut, to_cut = segment.around_writing(darkness, np.eye(3), writing, 40.0, lengths)
+    height, width = cut.shape
+    assert width >= lengths[0] + 2 * segment.WRITING_MARGIN * 40.0
+    assert height >= lengths[1]
+    assert height * width < darkness.size / 2
+    left, top = -to_cut[:2, 2].astype(int)
+    assert left % segment.RULING_STEP == 0 and top % segment.RULING_STEP == 0
+    assert np.array_equal(cut, darkness[top:top + height, left:left + width])
+    clean = remove_rulings(cut, lengths)
+    assert clean[[300 - top, 400 - top], :].max() < 20
+    assert clean[350 - top:390 - top, 500 - left:504 - left].min() > 200
+
+
 def test_digits_written_with_a_fine_pen_keep_their_faint_strokes(mnist, monkeypatch):
     # A 1.5 px pen on 44 px digits: blur leaves parts of the strokes under the weak ink
     # level, and without their crests bars and loops go missing (a 7 reads 1, a 9 reads 7).
