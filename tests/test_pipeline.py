@@ -123,20 +123,44 @@ def test_only_the_box_around_the_writing_is_worked_at_full_size(mnist, monkeypat
 def test_the_box_around_short_writing_still_holds_a_ruling_long():
     darkness = np.zeros((1000, 800), np.uint8)
     darkness[[300, 400], :] = 120  # rulings
-    darkness[350:390, 500:504] = 230  # a 1 on the page
-    writing = np.array([[500, 350], [504, 350], [500, 390], [504, 390]], np.float64)
+    darkness[350:390, 501:505] = 230  # a 1 on the page
+    writing = np.array([[501, 350], [505, 350], [501, 390], [505, 390]], np.float64)
     lengths = (240, 240)
-    cut, to_cut = segment.around_writing(darkness, np.eye(3), writing, 40.0, lengths)
-    height, width = cut.shape
-    assert width >= lengths[0] + 2 * segment.WRITING_MARGIN * 40.0
-    assert height >= lengths[1]
-    assert height * width < darkness.size / 2
-    left, top = -to_cut[:2, 2].astype(int)
+    left, top, right, bottom = segment.writing_box(writing, np.eye(3), darkness.shape, 40.0,
+                                                   lengths)
+    assert right - left >= lengths[0] + 2 * segment.WRITING_MARGIN * 40.0
+    assert bottom - top >= lengths[1]
+    assert (right - left) * (bottom - top) < darkness.size / 2
     assert left % segment.RULING_STEP == 0 and top % segment.RULING_STEP == 0
-    assert np.array_equal(cut, darkness[top:top + height, left:left + width])
-    clean = remove_rulings(cut, lengths)
+    clean = remove_rulings(darkness[top:bottom, left:right], lengths)
     assert clean[[300 - top, 400 - top], :].max() < 20
-    assert clean[350 - top:390 - top, 500 - left:504 - left].min() > 200
+    assert clean[350 - top:390 - top, 501 - left:505 - left].min() > 200
+    # Writing over most of the page: no box, the whole page is worked.
+    spread = np.array([[50, 50], [750, 50], [50, 950], [750, 950]], np.float64)
+    assert segment.writing_box(spread, np.eye(3), darkness.shape, 40.0, lengths) is None
+
+
+@pytest.mark.parametrize("scale", [1.0, 0.75])
+def test_the_darkness_in_the_box_is_the_whole_pages_darkness_there(mnist, scale):
+    # Resizing, lighting and turning only the part of the page under the box gives what
+    # the whole page gives there.
+    page = make_page(PageSpec(paper="grid", lighting=0.3, n_lines=2, seed=22), mnist.x_test,
+                     mnist.y_test)
+    grey = to_grey(page.image)
+    paper = segment.paper_light(grey)
+    whole, turn = segment.rotate(segment.ink_darkness(segment.resized(grey, scale), paper), 2.0)
+    to_work = np.vstack([turn, [0, 0, 1]]) @ np.diag([scale, scale, 1.0])
+    box = (200, 300, 700, 640)
+    part = segment.darkness_in(grey, scale, paper, to_work, box)
+    left, top, right, bottom = box
+    expected = whole[top:bottom, left:right].astype(int)
+    assert part.shape == expected.shape
+    assert expected.max() > 150  # ink in the box
+    assert np.mean(np.abs(part - expected)) < 2
+    # Resized by another ratio than 1, the part's pixels sample the page at other phases:
+    # the same strokes, a fraction of a pixel apart.
+    ink, expected_ink = part > 100, expected > 100
+    assert (ink & expected_ink).sum() > 0.85 * (ink | expected_ink).sum()
 
 
 def test_digits_written_with_a_fine_pen_keep_their_faint_strokes(mnist, monkeypatch):
