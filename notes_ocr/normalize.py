@@ -42,7 +42,8 @@ def fit_to_mnist(ink: np.ndarray, box: int = MNIST_BOX, size: int = MNIST_SIZE) 
         raise ValueError(f"expected a 2-D ink image, got shape {ink.shape}")
     # OpenCV's bounding box of the nonzero pixels: faster than two numpy projections, and
     # this runs for every candidate digit.
-    ink_x, ink_y, width, height = cv2.boundingRect((ink != 0).view(np.uint8))
+    nonzero = ink.view(np.uint8) if ink.dtype == bool else (ink != 0).view(np.uint8)
+    ink_x, ink_y, width, height = cv2.boundingRect(nonzero)
     if width == 0:
         return np.zeros((size, size), np.uint8)
     crop = ink[ink_y : ink_y + height, ink_x : ink_x + width].astype(np.float32)
@@ -67,12 +68,12 @@ def fit_to_mnist(ink: np.ndarray, box: int = MNIST_BOX, size: int = MNIST_SIZE) 
     centre = (size - 1) / 2
     top = int(np.floor(centre - com_y + 0.5))
     left = int(np.floor(centre - com_x + 0.5))
-    out = np.zeros((size, size), np.float32)
+    out = np.zeros((size, size), np.uint8)  # the quantised levels are whole numbers
     y0, x0 = max(top, 0), max(left, 0)
     y1, x1 = min(top + new_h, size), min(left + new_w, size)
     if y1 > y0 and x1 > x0:
         out[y0:y1, x0:x1] = resized[y0 - top : y1 - top, x0 - left : x1 - left]
-    return out.astype(np.uint8)
+    return out
 
 
 def skeleton_length(mask: np.ndarray) -> int:
@@ -101,11 +102,10 @@ def match_stroke_width(
     blob's stroke width when the caller knows it (`stroke_width` by default).
     """
     mask = np.asarray(mask, dtype=bool)
-    rows = np.flatnonzero(mask.any(axis=1))
-    cols = np.flatnonzero(mask.any(axis=0))
-    if rows.size == 0:
+    _, _, box_w, box_h = cv2.boundingRect(mask.view(np.uint8))
+    if box_w == 0:
         return mask
-    longer = max(rows[-1] - rows[0] + 1, cols[-1] - cols[0] + 1)
+    longer = max(box_w, box_h)
     current = stroke_width(mask) if width is None else width
     target = ratio * longer
     # Dilation by a disk of radius r widens a stroke by about 2r; stay within a pixel.
