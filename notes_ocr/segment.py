@@ -268,7 +268,8 @@ def estimate_skew(darkness: np.ndarray, max_degrees: float = 6.0, step: float = 
     angles = np.arange(-max_degrees, max_degrees + step / 2, step)
     scores = np.array([sharpness(float(a)) for a in angles])
     best = int(np.argmax(scores))
-    if scores[best] <= sharpness(0.0) * 1.01:
+    level = scores[angles == 0.0]
+    if scores[best] <= (level[0] if level.size else sharpness(0.0)) * 1.01:
         return 0.0
     return float(angles[best])
 
