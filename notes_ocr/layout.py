@@ -24,6 +24,9 @@ GROUP_RATIO = 2.0
 GROUP_GAP = 0.55
 USUAL_QUANTILE = 1 / 3
 MIN_LINE_GAPS = 4
+# A digit left alone in its row by a drifting line is at least this share of the height of
+# the line's digit beside it (see with_strays_joined).
+STRAY_HEIGHT = 0.5
 # The narrowest cell a digit takes on a line, in digit heights (a 1's ink is much narrower).
 NARROW_CELL = 0.5
 
@@ -51,7 +54,7 @@ def lay_out(boxes: np.ndarray) -> tuple[list[list[list[int]]], list[int]]:
     if len(boxes) == 0:
         return [], []
     lines, rows = [], []
-    for number, row in enumerate(rows_of(boxes)):
+    for number, row in enumerate(with_strays_joined(boxes, rows_of(boxes))):
         for segment in split_row(boxes, row):
             lines.append(segment)
             rows.append(number)
@@ -85,6 +88,37 @@ def rows_of(boxes: np.ndarray, digit_height: float = 0.0) -> list[list[int]]:
             row_centres.append(float(centres_y[i]))
     centres_x = boxes[:, 0] + boxes[:, 2] / 2
     return [sorted(row, key=lambda i: centres_x[i]) for row in rows]
+
+
+def with_strays_joined(boxes: np.ndarray, rows: list[list[int]]) -> list[list[int]]:
+    """``rows`` with each row of a single digit joined to the row beside it, where that row's
+    digit nearest to it stands within COLUMN_GAP digit heights across and LINE_TOLERANCE up
+    or down, and is no more than 1 / STRAY_HEIGHT times as tall. A line that drifts (a
+    photo, a hand that climbs) leaves its end digit further from the line's middle than
+    from its neighbour, and a digit alone in its row is no line of its own when it stands
+    next to one; a short mark below a line's end (a cheque's edge) stays apart."""
+    height = float(np.median(boxes[:, 3]))
+    centres_y = boxes[:, 1] + boxes[:, 3] / 2
+    rows = [list(row) for row in rows]
+    for row in [row for row in rows if len(row) == 1]:
+        (i,) = row
+        best, nearest = None, np.inf
+        for other in rows:
+            if other is row or len(other) < 2:
+                continue
+            others = np.array(other)
+            across = np.maximum(boxes[others, 0] - (boxes[i, 0] + boxes[i, 2]),
+                                boxes[i, 0] - (boxes[others, 0] + boxes[others, 2]))
+            j = int(np.argmin(across))
+            if (across[j] <= COLUMN_GAP * height and across[j] < nearest
+                    and abs(centres_y[others[j]] - centres_y[i]) <= LINE_TOLERANCE * height
+                    and boxes[i, 3] >= STRAY_HEIGHT * boxes[others[j], 3]):
+                best, nearest = other, float(across[j])
+        if best is not None:
+            best.append(i)
+            row.clear()
+    centres_x = boxes[:, 0] + boxes[:, 2] / 2
+    return [sorted(row, key=lambda i: centres_x[i]) for row in rows if row]
 
 
 def gaps(boxes: np.ndarray, line: list[int]) -> np.ndarray:

@@ -85,3 +85,16 @@ def test_two_columns_are_read_column_by_column():
 def test_a_line_never_runs_across_a_wide_gap():
     boxes = spaced_row(100, "123456", [0.2, 0.2, 3.5, 0.2, 0.2])
     assert layout_texts(["123456"], boxes) == ["123", "456"]
+
+
+def test_the_end_of_a_drifting_line_stays_on_its_line():
+    # A phone photo's line that climbs to the right: its first digit sits further below
+    # the line's middle than rows allow, yet beside its neighbour.
+    boxes = [[50 + 34 * i, 130 - 6 * i, 26, 40] for i in range(9)]
+    assert layout_texts(["020878367"], boxes) == ["020878367"]
+    # A mark half the digits' height below the line's end is no digit of it, and a digit
+    # written on the next line is a line of its own.
+    mark = [[45, 168, 20, 14]]
+    below = [[50, 190, 26, 40]]
+    assert layout_texts(["020878367", "1", "7"], boxes + mark + below) == [
+        "020878367", "1", "7"]
