@@ -246,7 +246,7 @@ def line_separators(line: list[Blob], height: float, pen: float) -> list[Separat
             if last - first == 2 and max(piece.h for piece in run) >= TALL * height:
                 break
             band = band_of(line, first, last, height, extents)
-            if band is None:
+            if band is None or not band.before:  # a separator follows a digit
                 continue
             if len(run) == 1:
                 blob, axis = run[0], axes[first]
