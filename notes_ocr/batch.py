@@ -447,20 +447,29 @@ def page_key(source: str, page: int) -> tuple[str, int]:
 
 
 @dataclass
-class ResumeState:
-    """The pages an earlier run recorded, to be left out of this one."""
+class Tally:
+    """Pages, the digits read on them, and the files that failed."""
 
-    recorded: Counter = field(default_factory=Counter)  # page_key -> times recorded
     pages: int = 0
     digits: int = 0
     failed_sources: set[str] = field(default_factory=set)
 
-    def add(self, record: Page) -> None:
-        self.recorded[page_key(record.source, record.page)] += 1
+    def add(self, page: Page) -> None:
         self.pages += 1
-        self.digits += digit_count(record)
-        if record.error:
-            self.failed_sources.add(record.source)
+        self.digits += digit_count(page)
+        if page.error:
+            self.failed_sources.add(page.source)
+
+
+@dataclass
+class ResumeState(Tally):
+    """The pages an earlier run recorded, to be left out of this one."""
+
+    recorded: Counter = field(default_factory=Counter)  # page_key -> times recorded
+
+    def add(self, record: Page) -> None:
+        super().add(record)
+        self.recorded[page_key(record.source, record.page)] += 1
 
     def take(self, item: PageTask | Page) -> bool:
         """Whether ``item`` was recorded already (each record accounts for one page)."""
@@ -522,19 +531,10 @@ def parse_record(line: bytes) -> Page | None:
 
 
 @dataclass
-class Summary:
+class Summary(Tally):
     """Counts for the closing line: pages, digits, files that failed, pages per second."""
 
-    pages: int = 0
-    digits: int = 0
-    failed_sources: set[str] = field(default_factory=set)
     started: float = field(default_factory=time.perf_counter)
-
-    def add(self, page: Page) -> None:
-        self.pages += 1
-        self.digits += digit_count(page)
-        if page.error:
-            self.failed_sources.add(page.source)
 
     def line(self, earlier: ResumeState | None = None) -> str:
         seconds = max(time.perf_counter() - self.started, 1e-9)
