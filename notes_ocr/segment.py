@@ -220,7 +220,14 @@ def paper_on(paper: np.ndarray, shape: tuple[int, ...], origin: tuple[float, flo
     ``page_shape``, on its part of ``shape`` that starts at ``origin`` (x, y)."""
     stretched = cv2.resize(paper, (page_shape[1], page_shape[0]), interpolation=interpolation)
     left, top = round(origin[0]), round(origin[1])
-    return stretched[top : top + shape[0], left : left + shape[1]]
+    part = stretched[top : top + shape[0], left : left + shape[1]]
+    # A part resized on its own may come out a pixel longer than its share of the page
+    # resized whole: the edge's light goes on.
+    short_y, short_x = shape[0] - part.shape[0], shape[1] - part.shape[1]
+    if short_y or short_x:
+        part = cv2.copyMakeBorder(part, 0, short_y, 0, short_x, cv2.BORDER_REPLICATE)
+    return part
+
 
 def not_paper(paper: np.ndarray) -> np.ndarray:
     """Where `paper_light`'s estimate is not paper: darker than NOT_PAPER of the page's

@@ -163,6 +163,22 @@ def test_the_darkness_in_the_box_is_the_whole_pages_darkness_there(mnist, scale)
     assert (ink & expected_ink).sum() > 0.85 * (ink | expected_ink).sum()
 
 
+@pytest.mark.parametrize("height, width", [(3000, 2001), (3508, 2480), (2999, 2123)])
+@pytest.mark.parametrize("corner", ["top left", "top right", "bottom left", "bottom right"])
+def test_writing_in_a_corner_of_a_page_worked_smaller_is_read(mnist, height, width, corner):
+    # The part under the writing's box, resized on its own, may come out a pixel longer
+    # than its share of the page resized whole (a page larger than WORK_SIDE).
+    grey = np.full((height, width), 235, np.uint8)
+    digits = mnist.x_test[:4]
+    for k, digit in enumerate(digits):
+        y = height - 75 if corner.startswith("bottom") else 2
+        x = width - 320 + 80 * k if corner.endswith("right") else 2 + 80 * k
+        ink = 255 - cv2.resize(digit, (70, 70))
+        grey[y : y + 70, x : x + 70] = np.minimum(grey[y : y + 70, x : x + 70], ink)
+    (line,) = scan(grey)[0].lines
+    assert line.text.replace(" ", "") == "".join(str(d) for d in mnist.y_test[:4])
+
+
 def test_digits_written_with_a_fine_pen_keep_their_faint_strokes(mnist, monkeypatch):
     # A 1.5 px pen on 44 px digits: blur leaves parts of the strokes under the weak ink
     # level, and without their crests bars and loops go missing (a 7 reads 1, a 9 reads 7).
