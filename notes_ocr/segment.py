@@ -2,7 +2,8 @@
 
 The stages, in the order ``segment_page`` runs them, each a function over plain arrays
 (stages 1-5, ``clean_darkness``, run twice: on a half-size pilot that measures the digits'
-height, then at the scale that height calls for):
+height and finds where the writing is, then at the scale that height calls for, in the box
+around the writing alone, ``writing_box``):
 
 1. ``flatten.find_sheet`` / ``flatten_sheet``: in a phone photo, cut the paper out of the
    desk and undo its perspective.
