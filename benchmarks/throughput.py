@@ -27,9 +27,11 @@ For each folder, in one run and on the same files:
 The physical limit, on the JPEG scans: decoding alone, and decoding to grey plus the
 cheapest binarisation of the page (one Otsu threshold), in one process.
 
-Where the time goes, on the JPEG scans: a cProfile of ``notes-ocr scan --jobs 1
---page-timeout 0`` (everything in one process) over the first ``--profile-pages`` pages
-(default: all), summed by stage. No PDFs: ``cv2.imread`` cannot decode them, so the
+Where the time goes, on the JPEG scans, over the first ``--profile-pages`` pages (default:
+all): each stage timed in this one process without the profiler, a page and a candidate,
+with segmentation's parts for the half-size pilot and the page at its working size; then a
+cProfile of ``notes-ocr scan --jobs 1 --page-timeout 0`` (everything in one process),
+summed by stage. No PDFs: ``cv2.imread`` cannot decode them, so the
 decode-only rate would not be of the same files.
 """
 
@@ -56,6 +58,7 @@ import numpy as np
 
 import benchmarks.pages as page_benchmark
 from benchmarks.pages import FAMILIES, HERE, build_pages
+from notes_ocr.pipeline import PreparedPage
 from notes_ocr.testing import synth
 
 CACHE = HERE / ".cache" / "throughput"
@@ -279,6 +282,79 @@ def profile(files: list[Path], pages: int, out: Path) -> tuple[list[tuple[str, f
     return stages, total, stats, count
 
 
+# Parts of segment.py timed without the profiler (which slows many small calls more than a
+# few large ones), each counted to the pass it runs in: the half-size pilot or the page at
+# its working size.
+SEGMENT_PARTS = ["resized", "find_sheet", "paper_light", "ink_darkness", "estimate_skew",
+                 "rotate", "darkness_in", "remove_rulings", "label_ink", "pieces_of"]
+
+
+# The stages whose work grows with the candidates rather than the page's pixels.
+PER_CANDIDATE = {"candidates and normalize", "classify (MLP forward pass)",
+                 "decode DP, lines, groups"}
+
+
+def stage_times(files: list[Path], pages: int) -> tuple[dict[str, float], float, int]:
+    """Milliseconds a page of each stage and part of the scan over the first ``pages`` JPEG
+    scans, in this one process and without the profiler (the forward pass with one BLAS
+    thread, as the batch's main process runs it); the candidates a page; and the pages."""
+    from threadpoolctl import threadpool_limits
+
+    from notes_ocr import decode, segment
+    from notes_ocr.pipeline import Scanner
+    from notes_ocr.sources import iter_pages
+
+    seconds: dict[str, float] = {}
+    now = {"pass": "pilot"}  # the pass of segmentation that runs: the pilot, then full size
+
+    def timed(name: str, function):
+        def run(*args, **kwargs):
+            start = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                seconds[name] = seconds.get(name, 0.0) + time.perf_counter() - start
+        return run
+
+    def in_pass(name: str, function):
+        def run(*args, **kwargs):
+            return timed(f"segment: {now['pass']}: {name}", function)(*args, **kwargs)
+        return run
+
+    def clean_darkness(grey, scale, longest, sheet=None, skew=None, *args, **kwargs):
+        # The pilot finds the skew; the page at its working size is given it.
+        now["pass"] = "pilot" if skew is None else "full size"
+        return originals["clean_darkness"](grey, scale, longest, sheet, skew, *args, **kwargs)
+
+    originals = {name: getattr(segment, name) for name in [*SEGMENT_PARTS, "clean_darkness"]}
+    scanner = Scanner()
+    candidates = count = 0
+    try:
+        for name in SEGMENT_PARTS:
+            setattr(segment, name, in_pass(name, originals[name]))
+        segment.clean_darkness = clean_darkness
+        start = time.perf_counter()
+        images = list(iter_pages(files[:pages], None))
+        seconds["decode (read the file)"] = time.perf_counter() - start
+        for page in images:
+            found = timed("segment", segment.segment_page)(page.image)
+            proposal = timed("candidates and normalize", decode.propose)(
+                found.pieces, found.digit_height)
+            prepared = PreparedPage(page.source, page.page, page.image.shape[1],
+                                    page.image.shape[0], proposal, found.to_work)
+            with threadpool_limits(limits=1, user_api="blas"):
+                probabilities = timed("classify (MLP forward pass)",
+                                      scanner.recognizer.predict_proba)(prepared.images)
+            timed("decode DP, lines, groups", scanner.finish)(prepared, probabilities)
+            candidates += len(prepared.images)
+            count += 1
+    finally:
+        for name, function in originals.items():
+            setattr(segment, name, function)
+    per_page = {name: 1000 * value / max(count, 1) for name, value in seconds.items()}
+    return per_page, candidates / max(count, 1), count
+
+
 def top_functions(stats: pstats.Stats, n: int = 12) -> list[tuple[str, float, int]]:
     """The ``n`` functions with the most time of their own: (name, seconds, calls)."""
     rows = []
@@ -368,6 +444,20 @@ def main(argv: list[str] | None = None) -> None:
 
         if not args.no_profile:
             files = page_files(folders["JPEG scans"])
+            times, per_page, timed_pages = stage_times(files, args.profile_pages or len(files))
+            print(f"\nstages on the JPEG scans without the profiler, in one process over "
+                  f"{timed_pages} pages ({per_page:.0f} candidates a page):")
+            print("| stage | ms a page | us a candidate |")
+            print("|---|---|---|")
+            # The stages first, then segmentation's parts by pass (``darkness_in`` holds the
+            # resizing and the light of the part under the writing's box).
+            for name in sorted(times, key=lambda name: (name.startswith("segment:"),
+                                                        "full size" in name)):
+                each = f"{1000 * times[name] / per_page:.0f}" if name in PER_CANDIDATE else "-"
+                print(f"| {name} | {times[name]:.1f} | {each} |")
+            numbers["stages"] = {"pages": timed_pages, "candidates a page": per_page,
+                                 "ms a page": times}
+
             stages, total, stats, profiled = profile(files, args.profile_pages or len(files),
                                                      Path(scratch) / "profiled.jsonl")
             print(f"\nprofile on the JPEG scans: notes-ocr scan --jobs 1 over {profiled} pages, "
