@@ -129,14 +129,15 @@ def propose(pieces: list[Blob], digit_height: float) -> Proposal:
     piece_ink = np.array([np.count_nonzero(piece.mask) for piece in in_order], float)
     piece_skeleton = np.array([skeleton_length(piece.mask) for piece in in_order], float)
     skippable, source = [], []
-    start, stop, joins, can_be_digit, small, blobs = [], [], [], [], [], []
+    start, stop, joins, can_be_digit, small, blobs, lean = [], [], [], [], [], [], []
     separators = []
     for offset, line in zip(line_starts, lines, strict=False):
         height = line_height(line, digit_height)
         tall = [offset + i for i, piece in enumerate(line) if piece.h >= MIN_HEIGHT * height]
         pen = float(np.median(piece_ink[tall] / np.maximum(piece_skeleton[tall], 1))
                     ) if tall else 0.0
-        separators.extend((offset, found) for found in line_separators(line, height, pen))
+        axes = [signed_lean(piece.mask) for piece in line]  # each piece's, once
+        separators.extend((offset, found) for found in line_separators(line, height, pen, axes))
         skippable.extend(piece.h < MIN_HEIGHT * height for piece in line)
         source.extend(piece.source for piece in line)
         for first, last, bridged, union in line_candidates(line, height):
@@ -146,6 +147,7 @@ def propose(pieces: list[Blob], digit_height: float) -> Proposal:
             can_be_digit.append(union.h >= MIN_HEIGHT * height)
             small.append(SMALL_ZERO * height <= union.h < MIN_HEIGHT * height)
             blobs.append(union)
+            lean.append(abs(axes[first][0]) if last == first + 1 else lean_degrees(union.mask))
 
     ink = np.cumsum([0, *piece_ink])
     skeleton = np.cumsum([0, *piece_skeleton])
@@ -163,7 +165,7 @@ def propose(pieces: list[Blob], digit_height: float) -> Proposal:
         joins=np.array(joins, int),
         can_be_digit=np.array(can_be_digit, bool),
         small=np.array(small, bool),
-        lean=np.array([lean_degrees(blob.mask) for blob in blobs]),
+        lean=np.array(lean, float),
         stroke_width=stroke_width,
         boxes=np.array([blob.box for blob in blobs], int).reshape(-1, 4),
         images=images,

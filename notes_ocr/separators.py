@@ -222,16 +222,19 @@ class SeparatorCandidate:
     dated: bool = False
 
 
-def line_separators(line: list[Blob], height: float, pen: float) -> list[SeparatorCandidate]:
+def line_separators(line: list[Blob], height: float, pen: float,
+                    axes: list[tuple[float, float]] | None = None) -> list[SeparatorCandidate]:
     """Every piece of a line (left to right), and every two neighbouring short ones (a
     colon's dots, a dash cut in two), that could be a separator, with how sure that is;
-    ``height`` is the line's digit height and ``pen`` its strokes' width, px.
+    ``height`` is the line's digit height and ``pen`` its strokes' width, px; ``axes``
+    each piece's ``signed_lean``, when the caller has them.
 
     Only a dash or a colon may touch a digit (segmentation then cuts it off, or in two): a
     dash runs across to its neighbours at mid-height, and two stacked dots are no piece
     of a digit. A lone dot or a slash cut off a digit may well be the end of its stroke.
     """
-    axes = [signed_lean(piece.mask) for piece in line]
+    if axes is None:
+        axes = [signed_lean(piece.mask) for piece in line]
     # The lean of the line's digits: the median of its tall pieces' main axes, which a
     # writer's slant tilts alike.
     leans = [axis[0] for axis, piece in zip(axes, line, strict=True)
