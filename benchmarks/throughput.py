@@ -58,7 +58,6 @@ import numpy as np
 
 import benchmarks.pages as page_benchmark
 from benchmarks.pages import FAMILIES, HERE, build_pages
-from notes_ocr.pipeline import PreparedPage
 from notes_ocr.testing import synth
 
 CACHE = HERE / ".cache" / "throughput"
@@ -300,57 +299,52 @@ def stage_times(files: list[Path], pages: int) -> tuple[dict[str, float], float,
     thread, as the batch's main process runs it); the candidates a page; and the pages."""
     from threadpoolctl import threadpool_limits
 
-    from notes_ocr import decode, segment
-    from notes_ocr.pipeline import Scanner
+    from notes_ocr import pipeline, segment
     from notes_ocr.sources import iter_pages
 
     seconds: dict[str, float] = {}
     now = {"pass": "pilot"}  # the pass of segmentation that runs: the pilot, then full size
 
-    def timed(name: str, function):
+    def timed(name, function, in_pass: bool = False):
         def run(*args, **kwargs):
+            key = f"segment: {now['pass']}: {name}" if in_pass else name
             start = time.perf_counter()
             try:
                 return function(*args, **kwargs)
             finally:
-                seconds[name] = seconds.get(name, 0.0) + time.perf_counter() - start
-        return run
-
-    def in_pass(name: str, function):
-        def run(*args, **kwargs):
-            return timed(f"segment: {now['pass']}: {name}", function)(*args, **kwargs)
+                seconds[key] = seconds.get(key, 0.0) + time.perf_counter() - start
         return run
 
     def clean_darkness(grey, scale, longest, sheet=None, skew=None, *args, **kwargs):
         # The pilot finds the skew; the page at its working size is given it.
         now["pass"] = "pilot" if skew is None else "full size"
-        return originals["clean_darkness"](grey, scale, longest, sheet, skew, *args, **kwargs)
+        return originals[segment, "clean_darkness"](grey, scale, longest, sheet, skew, *args,
+                                                    **kwargs)
 
-    originals = {name: getattr(segment, name) for name in [*SEGMENT_PARTS, "clean_darkness"]}
-    scanner = Scanner()
+    wrappers = {(segment, name): timed(name, getattr(segment, name), in_pass=True)
+                for name in SEGMENT_PARTS}
+    wrappers[segment, "clean_darkness"] = clean_darkness
+    wrappers[pipeline, "segment_page"] = timed("segment", pipeline.segment_page)
+    wrappers[pipeline, "propose"] = timed("candidates and normalize", pipeline.propose)
+    originals = {(module, name): getattr(module, name) for module, name in wrappers}
+    scanner = pipeline.Scanner()
+    classify = timed("classify (MLP forward pass)", scanner.recognizer.predict_proba)
+    finish = timed("decode DP, lines, groups", scanner.finish)
     candidates = count = 0
+    images = timed("decode (read the file)", lambda: list(iter_pages(files[:pages], None)))()
+    pipeline.prepare(images[0])  # what is imported at the first page's use is not timed
     try:
-        for name in SEGMENT_PARTS:
-            setattr(segment, name, in_pass(name, originals[name]))
-        segment.clean_darkness = clean_darkness
-        start = time.perf_counter()
-        images = list(iter_pages(files[:pages], None))
-        seconds["decode (read the file)"] = time.perf_counter() - start
+        for (module, name), wrapper in wrappers.items():
+            setattr(module, name, wrapper)
         for page in images:
-            found = timed("segment", segment.segment_page)(page.image)
-            proposal = timed("candidates and normalize", decode.propose)(
-                found.pieces, found.digit_height)
-            prepared = PreparedPage(page.source, page.page, page.image.shape[1],
-                                    page.image.shape[0], proposal, found.to_work)
+            prepared = pipeline.prepare(page)
             with threadpool_limits(limits=1, user_api="blas"):
-                probabilities = timed("classify (MLP forward pass)",
-                                      scanner.recognizer.predict_proba)(prepared.images)
-            timed("decode DP, lines, groups", scanner.finish)(prepared, probabilities)
+                finish(prepared, classify(prepared.images))
             candidates += len(prepared.images)
             count += 1
     finally:
-        for name, function in originals.items():
-            setattr(segment, name, function)
+        for (module, name), function in originals.items():
+            setattr(module, name, function)
     per_page = {name: 1000 * value / max(count, 1) for name, value in seconds.items()}
     return per_page, candidates / max(count, 1), count
 

@@ -656,6 +656,11 @@ def shift(x: float, y: float) -> np.ndarray:
     return np.array([[1.0, 0.0, x], [0.0, 1.0, y], [0.0, 0.0, 1.0]])
 
 
+def resized_shape(shape: tuple[int, ...], scale: float) -> tuple[int, int]:
+    """The (height, width) of an image of ``shape`` resized by ``scale`` in one step."""
+    return int(np.rint(shape[0] * scale)), int(np.rint(shape[1] * scale))
+
+
 def resized(image: np.ndarray, scale: float) -> np.ndarray:
     """``image`` resized by ``scale``: averaged when shrunk, cubic when enlarged.
 
@@ -708,8 +713,7 @@ def clean_darkness(
             and paper is not None:
         # Without a sheet to flatten, the box is found before any full-size work, and only
         # the part of the page under it is resized, divided by its light and turned.
-        page_shape = tuple(int(np.rint(side * scale)) for side in grey.shape[:2])
-        turn, turned_shape = rotation(page_shape, skew)
+        turn, turned_shape = rotation(resized_shape(grey.shape, scale), skew)
         to_work = np.vstack([turn, [0, 0, 1]]) @ np.diag([scale, scale, 1.0])
         lengths = ruling_lengths(turned_shape, digit_height, longest)
         box = writing_box(writing, to_work, turned_shape, digit_height, lengths)
@@ -719,6 +723,7 @@ def clean_darkness(
             to_work = shift(-left, -top) @ to_work
             darkness = remove_rulings(darkness, lengths)
             return CleanPage(darkness, to_work, sheet, skew, paper)
+        writing = None  # it covers most of the page: the whole page is worked
     to_work = np.diag([scale, scale, 1.0])
     grey = resized(grey, scale)
     if skew is None:
@@ -760,9 +765,8 @@ def darkness_in(grey: np.ndarray, scale: float, paper: np.ndarray, to_work: np.n
     x0, y0 = np.maximum(0, np.floor(under.min(axis=0) - 2 / scale)).astype(int)
     x1, y1 = np.minimum([width, height], np.ceil(under.max(axis=0) + 2 / scale)).astype(int)
     part = resized(grey[y0:y1, x0:x1], scale)
-    page_shape = tuple(int(np.rint(side * scale)) for side in grey.shape[:2])
     origin = (x0 * scale, y0 * scale)
-    darkness = ink_darkness(part, paper, origin, page_shape)
+    darkness = ink_darkness(part, paper, origin, resized_shape(grey.shape, scale))
     # The part's pixels -> the box: the part's place on the resized page, then the turn.
     to_box = shift(-left, -top) @ to_work @ np.diag([1 / scale, 1 / scale, 1]) @ shift(*origin)
     return cv2.warpAffine(darkness, to_box[:2], (right - left, bottom - top),

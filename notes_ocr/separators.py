@@ -262,7 +262,7 @@ def line_separators(line: list[Blob], height: float, pen: float,
                         or (len(run) == 2 and run[1].source == run[0].source))
             if confidence > 0 and (char in TOUCHING or not touching):
                 out.append(SeparatorCandidate(first, last, char, confidence, blob))
-            if len(run) == 1 and not touching and band.before and band.after and (
+            if len(run) == 1 and not touching and band.after and (
                     shape := slash_shape(blob, axis, band)) > 0:
                 date_slashes.append((first, shape, axis[0] - writer_lean))
     return with_date_slashes(line, height, out, date_slashes)
